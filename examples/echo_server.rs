@@ -1,0 +1,51 @@
+//! TCP echo server: every byte a client sends comes straight back.
+//!
+//! ```text
+//! cargo run --release --example echo_server
+//! nc 127.0.0.1 8888        # type a line, get it back
+//! ```
+//!
+//! `--addr HOST:PORT` picks the address (default 127.0.0.1:8888, port 0 for
+//! any free port), `--unix PATH` serves a Unix socket instead. The first line
+//! on stdout names the address actually bound. Ctrl-C or SIGTERM flush what
+//! is queued and exit 0.
+
+mod common;
+
+use clap::Parser;
+use common::OrFail;
+use sockloop::{Ctx, Protocol, Reactor};
+
+/// The whole protocol: consume everything, write it back.
+struct Echo;
+
+impl Protocol for Echo {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        ctx.write(data);
+        data.len()
+    }
+}
+
+#[derive(Parser)]
+#[command(about = "TCP echo server on the sockloop reactor")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8888")]
+    addr: String,
+    /// Serve on this Unix socket path instead of TCP.
+    #[arg(long)]
+    unix: Option<std::path::PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    common::init_logging();
+    let mut reactor = Reactor::new().or_fail("creating the reactor");
+    let listener = match &args.unix {
+        Some(path) => reactor.listen_unix(path, || Echo).or_fail(&format!("listening on {}", path.display())),
+        None => reactor.listen_tcp(args.addr.as_str(), || Echo).or_fail(&format!("listening on {}", args.addr)),
+    };
+    reactor.shutdown_on_signals().or_fail("installing signal handlers");
+    common::announce(reactor.local_addr(listener).or_fail("reading the bound address"));
+    reactor.run().or_fail("running the reactor");
+}

@@ -1,0 +1,198 @@
+//! One stream connection: its socket (or pipe), its protocol, its two buffers
+//! and a handful of state flags.
+//!
+//! Kept small on purpose: an idle connection is this struct and nothing else,
+//! so ten thousand of them cost ten thousand of these (see `buffer.rs`).
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpStream, UnixStream};
+
+use crate::addr::Addr;
+use crate::buffer::Buffer;
+use crate::fd::FdStream;
+use crate::protocol::Protocol;
+use crate::timer::TimerId;
+
+/// The byte stream under a connection.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    /// A raw fd: stdin, a pipe, a terminal.
+    Fd(Box<FdStream>),
+    /// No socket at all: what the protocol writes is collected for a test
+    /// harness (see `harness.rs`).
+    Memory(Box<MemoryStream>),
+}
+
+/// The in-memory stand-in for a socket used by the test harness.
+pub(crate) struct MemoryStream {
+    pub(crate) written: Rc<RefCell<Vec<u8>>>,
+    pub(crate) peer: Addr,
+}
+
+impl Stream {
+    /// Whether this is a network connection (as opposed to a pipe), which is
+    /// what `connections()`, `broadcast` and the connection limit count.
+    pub(crate) fn is_socket(&self) -> bool {
+        matches!(self, Stream::Tcp(_) | Stream::Unix(_) | Stream::Memory(_))
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<Addr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().map(Addr::from),
+            Stream::Unix(s) => s.peer_addr().map(Addr::from),
+            Stream::Fd(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "a pipe has no peer address")),
+            Stream::Memory(m) => Ok(m.peer.clone()),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<Addr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().map(Addr::from),
+            Stream::Unix(s) => s.local_addr().map(Addr::from),
+            Stream::Fd(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "a pipe has no local address")),
+            Stream::Memory(_) => Ok(Addr::Unix(None)),
+        }
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            Stream::Fd(_) | Stream::Memory(_) => Ok(()),
+        }
+    }
+
+    /// Writes all of `data` unless the stream refuses: returns how much went out.
+    /// `WouldBlock` is not an error here, it is a short count.
+    pub(crate) fn write_some(&mut self, mut data: &[u8]) -> io::Result<(usize, bool)> {
+        let total = data.len();
+        while !data.is_empty() {
+            match self.write(data) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((total - data.len(), true)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((total, false))
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+            Stream::Fd(f) => f.read(buf),
+            Stream::Memory(_) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+            Stream::Fd(f) => f.write(buf),
+            Stream::Memory(m) => {
+                m.written.borrow_mut().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// State flags of a connection, as bits so the struct stays small.
+pub(crate) mod flag {
+    /// `connection_made` was called (so `connection_lost` is owed).
+    pub const MADE: u16 = 1 << 0;
+    /// An outgoing connect is in progress.
+    pub const CONNECTING: u16 = 1 << 1;
+    /// The peer sent EOF; nothing more to read.
+    pub const EOF: u16 = 1 << 2;
+    /// The protocol asked to stop reading (`Ctx::pause_reading`).
+    pub const READ_PAUSED: u16 = 1 << 3;
+    /// Output went over the high watermark; `pause_writing` was called.
+    pub const WRITE_PAUSED: u16 = 1 << 4;
+    /// The last write was refused; wait for a writable edge before writing again.
+    pub const WRITE_BLOCKED: u16 = 1 << 5;
+    /// Close once the output is flushed.
+    pub const CLOSING: u16 = 1 << 6;
+    /// Half-close (shutdown of our write side) once the output is flushed.
+    pub const SHUT_WRITE: u16 = 1 << 7;
+    /// Our write side is shut down; nothing more can be written.
+    pub const WRITE_DONE: u16 = 1 << 8;
+    /// Close now; the reason waits in `Core::doomed`.
+    pub const ABORT: u16 = 1 << 9;
+    /// Queued for `Core::settle`.
+    pub const DIRTY: u16 = 1 << 10;
+    /// The protocol is gone; we only drain what the peer still sends before
+    /// closing so that our last bytes are not lost to a reset.
+    pub const LINGERING: u16 = 1 << 11;
+    /// The fd cannot be polled (a regular file as stdin): always treat it as readable.
+    pub const ALWAYS_READY: u16 = 1 << 12;
+    /// Reading was resumed: deliver the unconsumed input again before reading more.
+    pub const REDELIVER: u16 = 1 << 13;
+}
+
+/// Rarely used per-connection state, boxed so that connections without it
+/// pay one pointer.
+pub(crate) struct Extra {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) last_active: Instant,
+    pub(crate) idle_timer: Option<TimerId>,
+}
+
+/// One connection in the reactor's slab.
+pub(crate) struct Conn<S> {
+    pub(crate) stream: Stream,
+    /// `None` only while one of its callbacks runs (the reactor lends it out
+    /// so the callback can reach every other connection through the context).
+    pub(crate) protocol: Option<Box<dyn Protocol<S>>>,
+    /// Received bytes the protocol has not consumed yet.
+    pub(crate) input: Buffer,
+    /// Bytes the socket refused so far.
+    pub(crate) output: Buffer,
+    pub(crate) flags: u16,
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+impl<S> Conn<S> {
+    pub(crate) fn new(stream: Stream, protocol: Box<dyn Protocol<S>>) -> Self {
+        Conn { stream, protocol: Some(protocol), input: Buffer::default(), output: Buffer::default(), flags: 0, extra: None }
+    }
+
+    pub(crate) fn has(&self, bits: u16) -> bool {
+        self.flags & bits != 0
+    }
+
+    pub(crate) fn set(&mut self, bits: u16) {
+        self.flags |= bits;
+    }
+
+    pub(crate) fn clear(&mut self, bits: u16) {
+        self.flags &= !bits;
+    }
+
+    /// Whether the reactor should read from this connection now.
+    pub(crate) fn wants_read(&self) -> bool {
+        !self.has(flag::EOF | flag::READ_PAUSED | flag::WRITE_PAUSED | flag::CLOSING | flag::ABORT | flag::CONNECTING)
+    }
+
+    /// Whether more output may still be queued.
+    pub(crate) fn accepts_output(&self) -> bool {
+        !self.has(flag::WRITE_DONE | flag::SHUT_WRITE | flag::CLOSING | flag::ABORT | flag::LINGERING)
+    }
+}

@@ -1,0 +1,320 @@
+//! The reactor: one poller, one events buffer, one slab of sources, and the
+//! loop that turns readiness into protocol callbacks.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{info, trace, warn};
+use mio::{Events, Poll, Token, Waker};
+
+use crate::addr::Addr;
+use crate::config::Config;
+use crate::context::Ctx;
+use crate::core::{Core, Entry, NO_TOKEN, Source, TimerKind, WAKER, show};
+use crate::handle::{self, Handle};
+use crate::listener;
+use crate::protocol::{DatagramProtocol, Protocol};
+use crate::timer::TimerId;
+
+/// A single-threaded event loop over mio.
+///
+/// Register sources (listeners, connections, datagram sockets, pipes,
+/// signals), then [`run`](Reactor::run) it. `S` is the reactor-wide shared
+/// state every callback can reach through [`Ctx::shared`] (socketserver's
+/// server object); use `()` when there is none.
+///
+/// ```no_run
+/// use sockloop::{Ctx, Protocol, Reactor};
+///
+/// struct Echo;
+/// impl Protocol for Echo {
+///     fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+///         ctx.write(data);
+///         data.len()
+///     }
+/// }
+///
+/// let mut reactor = Reactor::new()?;
+/// reactor.listen_tcp("127.0.0.1:8888", || Echo)?;
+/// reactor.shutdown_on_signals()?; // Ctrl-C: flush, close, return
+/// reactor.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Reactor<S = ()> {
+    poll: Poll,
+    events: Events,
+    core: Core<S>,
+    /// The ready list being serviced, swapped with the one being filled.
+    ready_spare: Vec<Token>,
+}
+
+impl Reactor<()> {
+    /// A reactor with no shared state and the default [`Config`].
+    pub fn new() -> io::Result<Self> {
+        Reactor::with_config((), Config::default())
+    }
+}
+
+impl<S: 'static> Reactor<S> {
+    /// A reactor whose callbacks share `state`.
+    pub fn with_state(state: S) -> io::Result<Self> {
+        Reactor::with_config(state, Config::default())
+    }
+
+    /// A reactor with shared `state` and the given limits.
+    pub fn with_config(state: S, config: Config) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let registry = poll.registry().try_clone()?;
+        let events = Events::with_capacity(config.events_capacity.max(1));
+        let inner = Arc::new(handle::Inner::new(waker));
+        Ok(Reactor { poll, events, core: Core::new(registry, state, config, inner), ready_spare: Vec::new() })
+    }
+
+    // ----- sources --------------------------------------------------------
+
+    /// Listens on a TCP address; each accepted connection gets a protocol
+    /// from `factory`. Returns the listener's token (see [`Reactor::local_addr`]).
+    pub fn listen_tcp<P, F>(&mut self, addr: impl ToSocketAddrs, mut factory: F) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::bind_tcp(addr)?;
+        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Listens on an already bound std listener, for sockets configured by
+    /// the caller (SO_REUSEPORT, a socket inherited from a supervisor).
+    pub fn listen_tcp_std<P, F>(&mut self, listener: std::net::TcpListener, mut factory: F) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::from_std_tcp(listener)?;
+        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Listens on a Unix stream socket at `path`. A stale socket file left by
+    /// a dead server is replaced; a live server's is not. The file is removed
+    /// when the listener closes.
+    pub fn listen_unix<P, F>(&mut self, path: impl AsRef<Path>, mut factory: F) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::bind_unix(path.as_ref())?;
+        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Only keeps accepted peers for which `filter` returns true
+    /// (socketserver's `verify_request`); the others are closed at once.
+    pub fn set_accept_filter(&mut self, listener: Token, filter: impl FnMut(&Addr) -> bool + 'static) -> io::Result<()> {
+        match self.core.entry_mut(listener) {
+            Some(Entry { source: Source::Listener(l), .. }) => {
+                l.filter = Some(Box::new(filter));
+                Ok(())
+            }
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no listener with this token")),
+        }
+    }
+
+    /// Opens an outgoing TCP connection (non-blocking); `protocol` gets
+    /// `connection_made` once it is established, or `connection_failed`.
+    pub fn connect_tcp(&mut self, addr: SocketAddr, protocol: impl Protocol<S>) -> io::Result<Token> {
+        self.core.connect_tcp(addr, Box::new(protocol))
+    }
+
+    /// Opens an outgoing Unix stream connection.
+    pub fn connect_unix(&mut self, path: impl AsRef<Path>, protocol: impl Protocol<S>) -> io::Result<Token> {
+        self.core.connect_unix(path.as_ref(), Box::new(protocol))
+    }
+
+    /// Binds a UDP socket for a datagram protocol.
+    pub fn bind_udp(&mut self, addr: impl ToSocketAddrs, protocol: impl DatagramProtocol<S>) -> io::Result<Token> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        self.core.bind_udp(addr, Box::new(protocol))
+    }
+
+    /// Binds a Unix datagram socket at `path` (a stale file is replaced, and
+    /// the file is removed on close).
+    pub fn bind_unix_datagram(&mut self, path: impl AsRef<Path>, protocol: impl DatagramProtocol<S>) -> io::Result<Token> {
+        self.core.bind_unix_datagram(path.as_ref(), Box::new(protocol))
+    }
+
+    /// Adds a raw fd (a pipe, a child's stdout, a terminal) as a stream
+    /// driven by `protocol`: `data_received` for what it reads, `ctx.write`
+    /// to write to it, `eof_received` at its end. The fd is made
+    /// non-blocking while the reactor owns it and restored on close.
+    pub fn add_fd(&mut self, fd: OwnedFd, protocol: impl Protocol<S>) -> io::Result<Token> {
+        self.core.add_fd(fd, Box::new(protocol))
+    }
+
+    /// Reads this process's standard input with `protocol`. Works for a
+    /// terminal or a pipe (polled) and for a regular file or `/dev/null`
+    /// (which epoll refuses: read without waiting). Stdin's blocking mode is
+    /// restored when the source closes or the reactor is dropped.
+    pub fn add_stdin(&mut self, protocol: impl Protocol<S>) -> io::Result<Token> {
+        self.core.add_stdin(Box::new(protocol))
+    }
+
+    /// Calls `handler` on the loop thread for each of `signals` that arrives.
+    pub fn add_signals(&mut self, signals: &[i32], handler: impl FnMut(&mut Ctx<'_, S>, i32) + 'static) -> io::Result<Token> {
+        self.core.add_signals(signals, Box::new(handler))
+    }
+
+    /// The conventional server behaviour for SIGINT and SIGTERM: the first
+    /// starts a graceful shutdown, a second one exits the process at once.
+    pub fn shutdown_on_signals(&mut self) -> io::Result<Token> {
+        self.add_signals(&[libc::SIGINT, libc::SIGTERM], |ctx, signal| {
+            if ctx.is_shutting_down() {
+                warn!("second signal {signal}: exiting now");
+                std::process::exit(128 + signal);
+            }
+            info!("signal {signal}: shutting down");
+            ctx.shutdown();
+        })
+    }
+
+    /// The local address of a listener, datagram socket or connection (the
+    /// port actually bound when you asked for port 0).
+    pub fn local_addr(&self, token: Token) -> io::Result<Addr> {
+        self.core.local_addr(token)
+    }
+
+    // ----- timers, state, control ------------------------------------------
+
+    /// Runs `f` once after `delay`.
+    pub fn call_later(&mut self, delay: Duration, f: impl FnOnce(&mut Ctx<'_, S>) + 'static) -> TimerId {
+        self.core.add_timer(delay, None, TimerKind::Call(NO_TOKEN, Box::new(f)))
+    }
+
+    /// Runs `f` every `period` until cancelled (socketserver's `service_actions`).
+    pub fn call_every(&mut self, period: Duration, f: impl FnMut(&mut Ctx<'_, S>) + 'static) -> TimerId {
+        self.core.add_timer(period, Some(period), TimerKind::Every(NO_TOKEN, Box::new(f)))
+    }
+
+    /// Cancels a timer; returns whether it was still pending.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.core.timers.cancel(id)
+    }
+
+    /// Runs `f` now with a context that belongs to no source: write to
+    /// connections, start timers, open connections from outside a callback.
+    pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
+        let result = f(&mut Ctx::new(&mut self.core, NO_TOKEN));
+        self.core.flush_scratch();
+        self.core.settle_all();
+        result
+    }
+
+    /// The shared state.
+    pub fn shared(&mut self) -> &mut S {
+        &mut self.core.shared
+    }
+
+    /// A cross-thread handle: shut down or post closures from any thread.
+    pub fn handle(&self) -> Handle<S> {
+        Handle::new(self.core.handle.clone())
+    }
+
+    /// Starts a graceful shutdown from the reactor's own thread.
+    pub fn shutdown(&mut self) {
+        self.core.begin_shutdown();
+    }
+
+    /// Whether a shutdown has completed: `run` has returned or would at once.
+    pub fn is_stopped(&self) -> bool {
+        self.core.stopped
+    }
+
+    /// Open socket connections (what `Config::max_connections` counts).
+    pub fn connection_count(&self) -> usize {
+        self.core.sockets
+    }
+
+    /// The limits this reactor runs with.
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    // ----- the loop ----------------------------------------------------------
+
+    /// Runs until shut down (socketserver's `serve_forever`).
+    pub fn run(&mut self) -> io::Result<()> {
+        while !self.core.stopped {
+            self.run_once(None)?;
+        }
+        info!("reactor stopped");
+        Ok(())
+    }
+
+    /// One turn of the loop (socketserver's `handle_request(timeout)`):
+    /// wait up to `timeout` (`None`: until something happens) for readiness,
+    /// dispatch every event, then service the ready list and due timers.
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = self.poll_timeout(timeout);
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            // A signal interrupted the wait: its handler's pipe is readable
+            // now and the next turn will see it.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
+            Err(e) => return Err(e),
+        }
+        self.core.now = Instant::now();
+        trace!("poll returned {} events (timeout {timeout:?})", self.events.iter().count());
+        for event in self.events.iter() {
+            let token = event.token();
+            if token == WAKER {
+                trace!("event: waker");
+                self.core.on_wake();
+                continue;
+            }
+            trace!(
+                "event {}: readable={} writable={} closed={}",
+                show(token),
+                event.is_readable(),
+                event.is_writable(),
+                event.is_read_closed() || event.is_write_closed() || event.is_error()
+            );
+            let closed = event.is_read_closed() || event.is_error();
+            self.core.dispatch(token, event.is_readable(), event.is_writable(), closed);
+        }
+        self.core.run_ready(&mut self.ready_spare);
+        self.core.fire_timers();
+        self.core.settle_all();
+        self.core.check_stopped();
+        Ok(())
+    }
+
+    /// The poll timeout: zero while sources wait on the ready list, else the
+    /// time to the nearest timer, capped by the caller's timeout.
+    fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        if !self.core.ready.is_empty() || self.core.stopped {
+            return Some(Duration::ZERO);
+        }
+        match self.core.timers.next_deadline() {
+            Some(deadline) => {
+                let until = deadline.saturating_duration_since(Instant::now());
+                Some(timeout.map_or(until, |t| t.min(until)))
+            }
+            None => timeout,
+        }
+    }
+}
+
+/// The poller's fd, so a reactor can be nested in another event loop: wait
+/// for this fd to be readable, then call [`Reactor::run_once`] with a zero
+/// timeout.
+impl<S> AsRawFd for Reactor<S> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+}

@@ -1,0 +1,197 @@
+//! A timer heap with cancellation: one-shot and periodic timers ordered by deadline.
+//!
+//! The reactor asks [`Timers::next_deadline`] for its poll timeout, then pops
+//! every due timer after the poll. Cancelling only removes the timer's slot;
+//! the heap entry goes stale and is skipped when it reaches the top, which
+//! keeps cancellation O(1) (the same trick as Twisted's and asyncio's
+//! "cancelled handle" flags).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+/// Names a scheduled timer so it can be cancelled.
+///
+/// Returned by `call_later`, `call_every` and `set_timer`. An id stays unique
+/// for the reactor's lifetime: cancelling an id whose timer already fired is a
+/// harmless no-op, even if its slot was reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    key: usize,
+    seq: u64,
+}
+
+struct Slot<T> {
+    seq: u64,
+    deadline: Instant,
+    period: Option<Duration>,
+    /// `None` while a periodic timer's callback is running.
+    what: Option<T>,
+}
+
+/// Pending timers, each carrying a `T` that says what to do when it fires.
+pub(crate) struct Timers<T> {
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    slots: Slab<Slot<T>>,
+    next_seq: u64,
+}
+
+impl<T> Default for Timers<T> {
+    fn default() -> Self {
+        Timers { heap: BinaryHeap::new(), slots: Slab::new(), next_seq: 0 }
+    }
+}
+
+impl<T> Timers<T> {
+    /// Schedules `what` at `deadline`, repeating every `period` if given.
+    pub(crate) fn insert(&mut self, deadline: Instant, period: Option<Duration>, what: T) -> TimerId {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key = self.slots.insert(Slot { seq, deadline, period, what: Some(what) });
+        self.heap.push(Reverse((deadline, seq, key)));
+        TimerId { key, seq }
+    }
+
+    /// Cancels a timer; returns whether it was still pending.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        match self.slots.get(id.key) {
+            Some(slot) if slot.seq == id.seq => {
+                self.slots.remove(id.key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Number of pending timers.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The earliest live deadline, dropping stale heap entries on the way.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
+            if self.is_live(seq, key) {
+                return Some(deadline);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes the next timer due at `now`. A periodic timer's slot stays
+    /// reserved; hand its `what` back with [`Timers::restore`] after running it.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TimerId, T)> {
+        loop {
+            let &Reverse((deadline, seq, key)) = self.heap.peek()?;
+            if !self.is_live(seq, key) {
+                self.heap.pop();
+                continue;
+            }
+            if deadline > now {
+                return None;
+            }
+            self.heap.pop();
+            let id = TimerId { key, seq };
+            let slot = &mut self.slots[key];
+            if slot.period.is_some() {
+                let what = slot.what.take()?;
+                return Some((id, what));
+            }
+            let what = self.slots.remove(key).what?;
+            return Some((id, what));
+        }
+    }
+
+    /// Re-arms a periodic timer after its callback ran, unless it was
+    /// cancelled meanwhile. The next deadline keeps the period's rhythm but
+    /// never lands in the past (no burst of catch-up calls after a stall).
+    pub(crate) fn restore(&mut self, id: TimerId, what: T, now: Instant) {
+        let Some(slot) = self.slots.get_mut(id.key) else { return };
+        if slot.seq != id.seq {
+            return;
+        }
+        let Some(period) = slot.period else { return };
+        let mut next = slot.deadline + period;
+        if next <= now {
+            next = now + period;
+        }
+        slot.deadline = next;
+        slot.what = Some(what);
+        self.heap.push(Reverse((next, id.seq, id.key)));
+    }
+
+    fn is_live(&self, seq: u64, key: usize) -> bool {
+        matches!(self.slots.get(key), Some(slot) if slot.seq == seq && slot.what.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(timers: &mut Timers<&'static str>, now: Instant) -> Vec<&'static str> {
+        let mut fired = Vec::new();
+        while let Some((_, what)) = timers.pop_due(now) {
+            fired.push(what);
+        }
+        fired
+    }
+
+    #[test]
+    fn fire_in_deadline_order_then_insertion_order() {
+        let t0 = Instant::now();
+        let mut timers = Timers::default();
+        timers.insert(t0 + Duration::from_millis(30), None, "c");
+        timers.insert(t0 + Duration::from_millis(10), None, "a");
+        timers.insert(t0 + Duration::from_millis(20), None, "b1");
+        timers.insert(t0 + Duration::from_millis(20), None, "b2");
+        assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(10)));
+        assert_eq!(drain(&mut timers, t0 + Duration::from_millis(5)), Vec::<&str>::new());
+        assert_eq!(drain(&mut timers, t0 + Duration::from_millis(25)), ["a", "b1", "b2"]);
+        assert_eq!(drain(&mut timers, t0 + Duration::from_millis(30)), ["c"]);
+        assert_eq!(timers.next_deadline(), None);
+        assert_eq!(timers.len(), 0);
+    }
+
+    #[test]
+    fn cancelled_timers_never_fire_and_stale_ids_are_harmless() {
+        let t0 = Instant::now();
+        let mut timers = Timers::default();
+        let a = timers.insert(t0, None, "a");
+        let b = timers.insert(t0, None, "b");
+        assert!(timers.cancel(a));
+        assert!(!timers.cancel(a));
+        assert_eq!(drain(&mut timers, t0), ["b"]);
+        // b's slot is reused by c; cancelling the old id must not touch c.
+        let c = timers.insert(t0, None, "c");
+        assert!(!timers.cancel(b));
+        assert_ne!(b, c);
+        assert_eq!(drain(&mut timers, t0), ["c"]);
+    }
+
+    #[test]
+    fn periodic_timers_rearm_until_cancelled() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut timers = Timers::default();
+        let id = timers.insert(t0 + ms(10), Some(ms(10)), "tick");
+        let (fired, what) = timers.pop_due(t0 + ms(10)).unwrap();
+        assert_eq!(fired, id);
+        assert!(timers.pop_due(t0 + ms(10)).is_none());
+        timers.restore(id, what, t0 + ms(10));
+        assert_eq!(timers.next_deadline(), Some(t0 + ms(20)));
+        // A stall past several periods re-arms one period after now.
+        let (_, what) = timers.pop_due(t0 + ms(55)).unwrap();
+        timers.restore(id, what, t0 + ms(55));
+        assert_eq!(timers.next_deadline(), Some(t0 + ms(65)));
+        // Cancelled while its callback runs: it is not re-armed.
+        let (_, what) = timers.pop_due(t0 + ms(65)).unwrap();
+        assert!(timers.cancel(id));
+        timers.restore(id, what, t0 + ms(65));
+        assert_eq!(timers.next_deadline(), None);
+    }
+}

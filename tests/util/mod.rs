@@ -1,0 +1,208 @@
+//! Helpers shared by the integration tests: run example programs as real
+//! processes, talk to them over loopback, and measure them through /proc.
+
+#![allow(dead_code)] // each test file uses the part it needs
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before it counts as a failure.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The path of a built example. `cargo test` builds the examples next to the
+/// test binaries: target/<profile>/examples/<name>.
+pub fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
+
+/// A running example program, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// What followed `listening on ` on its first stdout line.
+    pub addr: String,
+    pub stdout: BufReader<ChildStdout>,
+    pub stdin: Option<ChildStdin>,
+}
+
+impl Server {
+    /// Starts example `name` with `args` (add `--addr 127.0.0.1:0` yourself
+    /// where it applies) and waits for its `listening on` line.
+    pub fn start(name: &str, args: &[&str]) -> Server {
+        Server::start_with(name, args, |_| {})
+    }
+
+    /// Like `start`, letting the caller adjust the command (env, rlimits, cwd).
+    pub fn start_with(name: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
+        let mut cmd = Command::new(example_path(name));
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        adjust(&mut cmd);
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("reading the listening line");
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}: first line was {line:?}"))
+            .to_string();
+        Server { child, addr, stdout, stdin }
+    }
+
+    /// The bound TCP/UDP address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.addr.parse().unwrap_or_else(|_| panic!("not an inet address: {}", self.addr))
+    }
+
+    /// A connected client with read/write timeouts of `PATIENCE`.
+    pub fn connect(&self) -> TcpStream {
+        connect(self.socket_addr())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the server.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill with a pid we spawned.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for the process to exit (at most `limit`), returning its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Resident set size in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.child.id(), "VmRSS:")
+    }
+
+    /// Open file descriptors, counted in /proc/<pid>/fd.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// User + system CPU time consumed so far, from /proc/<pid>/stat.
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time_of(self.child.id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// Reads until `want` bytes arrived (or panics on EOF/timeout).
+pub fn read_exact(stream: &mut impl Read, want: usize) -> Vec<u8> {
+    let mut buf = vec![0; want];
+    stream.read_exact(&mut buf).unwrap_or_else(|e| panic!("reading {want} bytes: {e}"));
+    buf
+}
+
+/// Reads one `\n`-terminated line (without the newline), byte by byte so
+/// nothing after it is consumed.
+pub fn read_line(stream: &mut impl Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => panic!("EOF after {:?}", String::from_utf8_lossy(&line)),
+            Ok(_) if byte[0] == b'\n' => return String::from_utf8_lossy(&line).into_owned(),
+            Ok(_) => line.push(byte[0]),
+            Err(e) => panic!("reading a line after {:?}: {e}", String::from_utf8_lossy(&line)),
+        }
+    }
+}
+
+/// Reads until EOF; returns everything read.
+pub fn read_to_end(stream: &mut impl Read) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap_or_else(|e| panic!("reading to EOF: {e}"));
+    all
+}
+
+/// Whether the peer closed: a read returns 0 or a reset.
+pub fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut buf = [0; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Writes all of `data`, panicking with context on failure.
+pub fn send(stream: &mut impl Write, data: &[u8]) {
+    stream.write_all(data).unwrap_or_else(|e| panic!("sending {} bytes: {e}", data.len()));
+}
+
+/// Polls `cond` every 10 ms until it holds or `PATIENCE` runs out.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// This process's resident set in KiB.
+pub fn own_rss_kib() -> u64 {
+    proc_status_kib(std::process::id(), "VmRSS:")
+}
+
+/// This process's open fds.
+pub fn own_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+fn cpu_time_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf with a constant name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
