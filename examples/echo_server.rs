@@ -42,10 +42,20 @@ fn main() {
     common::init_logging();
     let mut reactor = Reactor::new().or_fail("creating the reactor");
     let listener = match &args.unix {
-        Some(path) => reactor.listen_unix(path, || Echo).or_fail(&format!("listening on {}", path.display())),
-        None => reactor.listen_tcp(args.addr.as_str(), || Echo).or_fail(&format!("listening on {}", args.addr)),
+        Some(path) => reactor
+            .listen_unix(path, || Echo)
+            .or_fail(&format!("listening on {}", path.display())),
+        None => reactor
+            .listen_tcp(args.addr.as_str(), || Echo)
+            .or_fail(&format!("listening on {}", args.addr)),
     };
-    reactor.shutdown_on_signals().or_fail("installing signal handlers");
-    common::announce(reactor.local_addr(listener).or_fail("reading the bound address"));
+    reactor
+        .shutdown_on_signals()
+        .or_fail("installing signal handlers");
+    common::announce(
+        reactor
+            .local_addr(listener)
+            .or_fail("reading the bound address"),
+    );
     reactor.run().or_fail("running the reactor");
 }

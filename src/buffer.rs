@@ -88,7 +88,11 @@ impl Buffer {
     /// One `read` call into the spare room, making at least `BLOCK` bytes of
     /// room first. Returns the bytes read and the room offered: a read that
     /// filled less than the room drained the source.
-    pub(crate) fn read_from(&mut self, pool: &mut Pool, reader: &mut impl Read) -> io::Result<(usize, usize)> {
+    pub(crate) fn read_from(
+        &mut self,
+        pool: &mut Pool,
+        reader: &mut impl Read,
+    ) -> io::Result<(usize, usize)> {
         self.make_room(pool, BLOCK);
         let room = self.data.len() - self.end as usize;
         let n = reader.read(&mut self.data[self.end as usize..])?;
@@ -123,7 +127,8 @@ impl Buffer {
         }
         let live = self.len();
         if self.start > 0 {
-            self.data.copy_within(self.start as usize..self.end as usize, 0);
+            self.data
+                .copy_within(self.start as usize..self.end as usize, 0);
             self.start = 0;
             self.end = live as u32;
         }

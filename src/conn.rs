@@ -46,7 +46,10 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().map(Addr::from),
             Stream::Unix(s) => s.peer_addr().map(Addr::from),
-            Stream::Fd(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "a pipe has no peer address")),
+            Stream::Fd(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a pipe has no peer address",
+            )),
             Stream::Memory(m) => Ok(m.peer.clone()),
         }
     }
@@ -55,7 +58,10 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.local_addr().map(Addr::from),
             Stream::Unix(s) => s.local_addr().map(Addr::from),
-            Stream::Fd(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "a pipe has no local address")),
+            Stream::Fd(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a pipe has no local address",
+            )),
             Stream::Memory(_) => Ok(Addr::Unix(None)),
         }
     }
@@ -76,7 +82,9 @@ impl Stream {
             match self.write(data) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((total - data.len(), true)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok((total - data.len(), true));
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -171,7 +179,14 @@ pub(crate) struct Conn<S> {
 
 impl<S> Conn<S> {
     pub(crate) fn new(stream: Stream, protocol: Box<dyn Protocol<S>>) -> Self {
-        Conn { stream, protocol: Some(protocol), input: Buffer::default(), output: Buffer::default(), flags: 0, extra: None }
+        Conn {
+            stream,
+            protocol: Some(protocol),
+            input: Buffer::default(),
+            output: Buffer::default(),
+            flags: 0,
+            extra: None,
+        }
     }
 
     pub(crate) fn has(&self, bits: u16) -> bool {
@@ -188,11 +203,20 @@ impl<S> Conn<S> {
 
     /// Whether the reactor should read from this connection now.
     pub(crate) fn wants_read(&self) -> bool {
-        !self.has(flag::EOF | flag::READ_PAUSED | flag::WRITE_PAUSED | flag::CLOSING | flag::ABORT | flag::CONNECTING)
+        !self.has(
+            flag::EOF
+                | flag::READ_PAUSED
+                | flag::WRITE_PAUSED
+                | flag::CLOSING
+                | flag::ABORT
+                | flag::CONNECTING,
+        )
     }
 
     /// Whether more output may still be queued.
     pub(crate) fn accepts_output(&self) -> bool {
-        !self.has(flag::WRITE_DONE | flag::SHUT_WRITE | flag::CLOSING | flag::ABORT | flag::LINGERING)
+        !self.has(
+            flag::WRITE_DONE | flag::SHUT_WRITE | flag::CLOSING | flag::ABORT | flag::LINGERING,
+        )
     }
 }

@@ -72,7 +72,9 @@ impl<'a, S: 'static> Ctx<'a, S> {
 
     /// Whether `token` names an open connection.
     pub fn is_open(&self, token: Token) -> bool {
-        self.core.conn(token).is_some_and(|c| c.has(flag::MADE) && !c.has(flag::ABORT | flag::LINGERING))
+        self.core
+            .conn(token)
+            .is_some_and(|c| c.has(flag::MADE) && !c.has(flag::ABORT | flag::LINGERING))
     }
 
     /// Closes this connection once everything queued is sent (asyncio's
@@ -89,7 +91,10 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// Closes this connection now, dropping queued output
     /// (`transport.abort()`). `connection_lost` gets an error naming `reason`.
     pub fn abort(&mut self, reason: &str) {
-        self.core.abort(self.token, io::Error::new(io::ErrorKind::ConnectionAborted, reason.to_string()));
+        self.core.abort(
+            self.token,
+            io::Error::new(io::ErrorKind::ConnectionAborted, reason.to_string()),
+        );
     }
 
     /// Shuts down our writing side once queued output is sent (a half-close:
@@ -144,7 +149,10 @@ impl<'a, S: 'static> Ctx<'a, S> {
     pub fn peer_addr_of(&self, token: Token) -> io::Result<Addr> {
         match self.core.conn(token) {
             Some(conn) => conn.stream.peer_addr(),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no such connection")),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no such connection",
+            )),
         }
     }
 
@@ -167,19 +175,33 @@ impl<'a, S: 'static> Ctx<'a, S> {
     }
 
     /// Runs `f` once after `delay`, with a context for this same token.
-    pub fn call_later(&mut self, delay: Duration, f: impl FnOnce(&mut Ctx<'_, S>) + 'static) -> TimerId {
-        self.core.add_timer(delay, None, TimerKind::Call(self.token, Box::new(f)))
+    pub fn call_later(
+        &mut self,
+        delay: Duration,
+        f: impl FnOnce(&mut Ctx<'_, S>) + 'static,
+    ) -> TimerId {
+        self.core
+            .add_timer(delay, None, TimerKind::Call(self.token, Box::new(f)))
     }
 
     /// Runs `f` every `period` until cancelled (socketserver's `service_actions`).
-    pub fn call_every(&mut self, period: Duration, f: impl FnMut(&mut Ctx<'_, S>) + 'static) -> TimerId {
-        self.core.add_timer(period, Some(period), TimerKind::Every(self.token, Box::new(f)))
+    pub fn call_every(
+        &mut self,
+        period: Duration,
+        f: impl FnMut(&mut Ctx<'_, S>) + 'static,
+    ) -> TimerId {
+        self.core.add_timer(
+            period,
+            Some(period),
+            TimerKind::Every(self.token, Box::new(f)),
+        )
     }
 
     /// Calls this connection's [`Protocol::timer_fired`] with `id` after
     /// `delay`. Forgotten if the connection closes first.
     pub fn set_timer(&mut self, delay: Duration, id: u64) -> TimerId {
-        self.core.add_timer(delay, None, TimerKind::Protocol(self.token, id))
+        self.core
+            .add_timer(delay, None, TimerKind::Protocol(self.token, id))
     }
 
     /// Calls *another* connection's [`Protocol::timer_fired`] with `id` after
@@ -187,7 +209,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// another's state machine, e.g. a child's pipe telling the client
     /// connection that the command finished.
     pub fn set_timer_on(&mut self, token: Token, delay: Duration, id: u64) -> TimerId {
-        self.core.add_timer(delay, None, TimerKind::Protocol(token, id))
+        self.core
+            .add_timer(delay, None, TimerKind::Protocol(token, id))
     }
 
     /// Cancels a timer; returns whether it was still pending.
@@ -216,7 +239,11 @@ impl<'a, S: 'static> Ctx<'a, S> {
 
     /// Opens an outgoing TCP connection; `protocol` gets `connection_made`
     /// once it is established or `connection_failed` if it cannot be.
-    pub fn connect_tcp(&mut self, addr: SocketAddr, protocol: impl Protocol<S>) -> io::Result<Token> {
+    pub fn connect_tcp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl Protocol<S>,
+    ) -> io::Result<Token> {
         self.core.connect_tcp(addr, Box::new(protocol))
     }
 
@@ -233,7 +260,11 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// Adds a datagram protocol on an already bound socket's token... see
     /// [`Reactor::bind_udp`](crate::Reactor::bind_udp); here for protocols
     /// that open sockets themselves.
-    pub fn bind_udp(&mut self, addr: SocketAddr, protocol: impl DatagramProtocol<S>) -> io::Result<Token> {
+    pub fn bind_udp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl DatagramProtocol<S>,
+    ) -> io::Result<Token> {
         self.core.bind_udp(addr, Box::new(protocol))
     }
 

@@ -137,13 +137,21 @@ pub(crate) struct Core<S> {
 pub(crate) fn conn_in<S>(entries: &mut Slab<Entry<S>>, token: Token) -> Option<&mut Conn<S>> {
     let (slot, generation) = split(token);
     match entries.get_mut(slot) {
-        Some(Entry { generation: g, source: Source::Conn(conn) }) if *g == generation => Some(conn),
+        Some(Entry {
+            generation: g,
+            source: Source::Conn(conn),
+        }) if *g == generation => Some(conn),
         _ => None,
     }
 }
 
 impl<S: 'static> Core<S> {
-    pub(crate) fn new(registry: Registry, shared: S, config: Config, handle: Arc<handle::Inner<S>>) -> Self {
+    pub(crate) fn new(
+        registry: Registry,
+        shared: S,
+        config: Config,
+        handle: Arc<handle::Inner<S>>,
+    ) -> Self {
         Core {
             registry,
             entries: Slab::new(),
@@ -173,12 +181,16 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn entry_mut(&mut self, token: Token) -> Option<&mut Entry<S>> {
         let (slot, generation) = split(token);
-        self.entries.get_mut(slot).filter(|e| e.generation == generation)
+        self.entries
+            .get_mut(slot)
+            .filter(|e| e.generation == generation)
     }
 
     pub(crate) fn entry(&self, token: Token) -> Option<&Entry<S>> {
         let (slot, generation) = split(token);
-        self.entries.get(slot).filter(|e| e.generation == generation)
+        self.entries
+            .get(slot)
+            .filter(|e| e.generation == generation)
     }
 
     pub(crate) fn conn_mut(&mut self, token: Token) -> Option<&mut Conn<S>> {
@@ -187,7 +199,10 @@ impl<S: 'static> Core<S> {
 
     pub(crate) fn conn(&self, token: Token) -> Option<&Conn<S>> {
         match self.entry(token) {
-            Some(Entry { source: Source::Conn(conn), .. }) => Some(conn),
+            Some(Entry {
+                source: Source::Conn(conn),
+                ..
+            }) => Some(conn),
             _ => None,
         }
     }
@@ -220,8 +235,12 @@ impl<S: 'static> Core<S> {
                 Stream::Memory(_) => Ok(()),
             },
             Source::Listener(l) => match &mut l.acceptor {
-                crate::listener::Acceptor::Tcp(a) => registry.register(a, token, Interest::READABLE),
-                crate::listener::Acceptor::Unix(a, _) => registry.register(a, token, Interest::READABLE),
+                crate::listener::Acceptor::Tcp(a) => {
+                    registry.register(a, token, Interest::READABLE)
+                }
+                crate::listener::Acceptor::Unix(a, _) => {
+                    registry.register(a, token, Interest::READABLE)
+                }
             },
             Source::Datagram(d) => match &mut d.socket {
                 crate::datagram::DgramSocket::Udp(s) => registry.register(s, token, both),
@@ -287,7 +306,10 @@ impl<S: 'static> Core<S> {
     pub(crate) fn connection_limit_reached(&mut self) -> bool {
         if self.sockets >= self.config.max_connections {
             if !self.listeners_full {
-                warn!("connection limit of {} reached: not accepting until one closes", self.config.max_connections);
+                warn!(
+                    "connection limit of {} reached: not accepting until one closes",
+                    self.config.max_connections
+                );
             }
             self.listeners_full = true;
         }
@@ -304,16 +326,18 @@ impl<S: 'static> Core<S> {
 
     /// Tokens of the live, established socket connections.
     pub(crate) fn live_connections(&self) -> impl Iterator<Item = Token> + '_ {
-        self.entries.iter().filter_map(|(slot, entry)| match &entry.source {
-            Source::Conn(c)
-                if c.stream.is_socket()
-                    && c.has(flag::MADE)
-                    && !c.has(flag::CLOSING | flag::ABORT | flag::LINGERING) =>
-            {
-                Some(token_of(slot, entry.generation))
-            }
-            _ => None,
-        })
+        self.entries
+            .iter()
+            .filter_map(|(slot, entry)| match &entry.source {
+                Source::Conn(c)
+                    if c.stream.is_socket()
+                        && c.has(flag::MADE)
+                        && !c.has(flag::CLOSING | flag::ABORT | flag::LINGERING) =>
+                {
+                    Some(token_of(slot, entry.generation))
+                }
+                _ => None,
+            })
     }
 
     // ----- callbacks ------------------------------------------------------
@@ -342,7 +366,10 @@ impl<S: 'static> Core<S> {
             Err(payload) => {
                 let peer = self.conn(token).and_then(|c| c.stream.peer_addr().ok());
                 let peer = peer.map_or_else(|| show(token), |p| p.to_string());
-                error!("protocol callback panicked for {peer}: {}; closing that connection", panic_message(&*payload));
+                error!(
+                    "protocol callback panicked for {peer}: {}; closing that connection",
+                    panic_message(&*payload)
+                );
                 self.abort(token, io::Error::other("protocol callback panicked"));
                 None
             }
@@ -356,24 +383,43 @@ impl<S: 'static> Core<S> {
         f: impl FnOnce(&mut dyn DatagramProtocol<S>, &mut Ctx<'_, S>) -> R,
     ) -> Option<R> {
         let mut protocol = match self.entry_mut(token) {
-            Some(Entry { source: Source::Datagram(d), .. }) => d.protocol.take()?,
+            Some(Entry {
+                source: Source::Datagram(d),
+                ..
+            }) => d.protocol.take()?,
             _ => return None,
         };
-        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut *protocol, &mut Ctx::new(self, token))));
-        if let Some(Entry { source: Source::Datagram(d), .. }) = self.entry_mut(token) {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            f(&mut *protocol, &mut Ctx::new(self, token))
+        }));
+        if let Some(Entry {
+            source: Source::Datagram(d),
+            ..
+        }) = self.entry_mut(token)
+        {
             d.protocol = Some(protocol);
         }
         self.flush_scratch();
-        result.map_err(|payload| error!("datagram callback panicked: {}", panic_message(&*payload))).ok()
+        result
+            .map_err(|payload| error!("datagram callback panicked: {}", panic_message(&*payload)))
+            .ok()
     }
 
     /// Runs a reactor-level callback (timer, posted closure, signal handler),
     /// logging a panic instead of letting it reach the loop.
-    pub(crate) fn run_guarded(&mut self, token: Token, what: &str, f: impl FnOnce(&mut Ctx<'_, S>)) {
+    pub(crate) fn run_guarded(
+        &mut self,
+        token: Token,
+        what: &str,
+        f: impl FnOnce(&mut Ctx<'_, S>),
+    ) {
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut Ctx::new(self, token))));
         self.flush_scratch();
         if let Err(payload) = result {
-            error!("{what} panicked: {}; the reactor goes on", panic_message(&*payload));
+            error!(
+                "{what} panicked: {}; the reactor goes on",
+                panic_message(&*payload)
+            );
         }
     }
 
@@ -383,7 +429,9 @@ impl<S: 'static> Core<S> {
     /// `current`. Returns false if there is no such connection or it no
     /// longer takes output.
     pub(crate) fn write_to(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
-        let Some(conn) = conn_in(&mut self.entries, token) else { return false };
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return false;
+        };
         if !conn.accepts_output() {
             return false;
         }
@@ -409,7 +457,9 @@ impl<S: 'static> Core<S> {
 
     /// Sends what the last callback wrote to its own connection.
     pub(crate) fn flush_scratch(&mut self) {
-        let Some(token) = self.scratch_owner.take() else { return };
+        let Some(token) = self.scratch_owner.take() else {
+            return;
+        };
         if let Some(conn) = conn_in(&mut self.entries, token) {
             if let Err(e) = send_or_queue(conn, &mut self.pool, &self.scratch_out) {
                 self.abort(token, e);
@@ -420,7 +470,11 @@ impl<S: 'static> Core<S> {
 
     /// Bytes queued for `token` and not yet accepted by its socket.
     pub(crate) fn queued(&self, token: Token) -> usize {
-        let batched = if self.scratch_owner == Some(token) { self.scratch_out.len() } else { 0 };
+        let batched = if self.scratch_owner == Some(token) {
+            self.scratch_out.len()
+        } else {
+            0
+        };
         self.conn(token).map_or(0, |c| c.output.len()) + batched
     }
 
@@ -466,10 +520,21 @@ impl<S: 'static> Core<S> {
     }
 
     fn settle(&mut self, token: Token) {
-        let Config { high_watermark, low_watermark, max_output, .. } = self.config;
-        let Some(conn) = conn_in(&mut self.entries, token) else { return };
+        let Config {
+            high_watermark,
+            low_watermark,
+            max_output,
+            ..
+        } = self.config;
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return;
+        };
         if conn.has(flag::ABORT) {
-            let reason = self.doomed.iter().position(|(t, _)| *t == token).map(|i| self.doomed.swap_remove(i).1);
+            let reason = self
+                .doomed
+                .iter()
+                .position(|(t, _)| *t == token)
+                .map(|i| self.doomed.swap_remove(i).1);
             self.close_now(token, reason);
             return;
         }
@@ -484,7 +549,10 @@ impl<S: 'static> Core<S> {
         }
         let queued = conn.output.len();
         if queued > max_output {
-            warn!("{}: {queued} bytes queued for a peer that does not read; closing it", self.describe(token));
+            warn!(
+                "{}: {queued} bytes queued for a peer that does not read; closing it",
+                self.describe(token)
+            );
             let e = io::Error::other(format!("output limit exceeded ({queued} bytes queued)"));
             self.abort(token, e);
             return self.settle_all_later(token);
@@ -522,7 +590,9 @@ impl<S: 'static> Core<S> {
     /// `connection_lost` exactly once. A socket closed in good order whose
     /// peer may still be sending lingers first (see `Config::linger_timeout`).
     fn close_now(&mut self, token: Token, reason: Option<io::Error>) {
-        let Some(conn) = self.conn_mut(token) else { return };
+        let Some(conn) = self.conn_mut(token) else {
+            return;
+        };
         let made = conn.has(flag::MADE);
         let linger = reason.is_none()
             && conn.stream.is_socket()
@@ -549,7 +619,9 @@ impl<S: 'static> Core<S> {
             self.drain_lingering(token);
             return;
         }
-        let Some(Source::Conn(mut conn)) = self.remove(token) else { return };
+        let Some(Source::Conn(mut conn)) = self.remove(token) else {
+            return;
+        };
         if let Some(id) = conn.extra.as_ref().and_then(|x| x.idle_timer) {
             self.timers.cancel(id);
         }
@@ -564,14 +636,23 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    fn call_lost(&mut self, token: Token, mut protocol: Box<dyn Protocol<S>>, reason: Option<io::Error>) {
-        self.run_guarded(token, "connection_lost", |ctx| protocol.connection_lost(ctx, reason));
+    fn call_lost(
+        &mut self,
+        token: Token,
+        mut protocol: Box<dyn Protocol<S>>,
+        reason: Option<io::Error>,
+    ) {
+        self.run_guarded(token, "connection_lost", |ctx| {
+            protocol.connection_lost(ctx, reason)
+        });
     }
 
     /// Reads and discards what a lingering peer still sends; closes for good
     /// on its EOF or error.
     pub(crate) fn drain_lingering(&mut self, token: Token) {
-        let Some(conn) = conn_in(&mut self.entries, token) else { return };
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return;
+        };
         loop {
             match std::io::Read::read(&mut conn.stream, &mut self.scratch_in) {
                 Ok(0) => break,
@@ -594,21 +675,34 @@ impl<S: 'static> Core<S> {
 
     // ----- timers -----------------------------------------------------------
 
-    pub(crate) fn add_timer(&mut self, delay: Duration, period: Option<Duration>, what: TimerKind<S>) -> TimerId {
+    pub(crate) fn add_timer(
+        &mut self,
+        delay: Duration,
+        period: Option<Duration>,
+        what: TimerKind<S>,
+    ) -> TimerId {
         self.timers.insert(Instant::now() + delay, period, what)
     }
 
     /// Sets, replaces or (with `None`) removes the idle timeout of `token`.
     pub(crate) fn set_idle_timeout(&mut self, token: Token, timeout: Option<Duration>) {
         let now = self.now;
-        let Some(conn) = self.conn_mut(token) else { return };
+        let Some(conn) = self.conn_mut(token) else {
+            return;
+        };
         let old = conn.extra.take();
         if let Some(id) = old.and_then(|x| x.idle_timer) {
             self.timers.cancel(id);
         }
         if let Some(timeout) = timeout {
-            let id = self.timers.insert(now + timeout, None, TimerKind::Idle(token));
-            let extra = Extra { idle_timeout: timeout, last_active: now, idle_timer: Some(id) };
+            let id = self
+                .timers
+                .insert(now + timeout, None, TimerKind::Idle(token));
+            let extra = Extra {
+                idle_timeout: timeout,
+                last_active: now,
+                idle_timer: Some(id),
+            };
             if let Some(conn) = self.conn_mut(token) {
                 conn.extra = Some(Box::new(extra));
             }
@@ -619,8 +713,12 @@ impl<S: 'static> Core<S> {
     /// the whole timeout, else re-arm for the rest of it.
     pub(crate) fn check_idle(&mut self, token: Token) {
         let now = Instant::now();
-        let Some(conn) = conn_in(&mut self.entries, token) else { return };
-        let Some(extra) = conn.extra.as_mut() else { return };
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return;
+        };
+        let Some(extra) = conn.extra.as_mut() else {
+            return;
+        };
         let due = extra.last_active + extra.idle_timeout;
         if due <= now {
             extra.idle_timer = None;
@@ -642,13 +740,21 @@ impl<S: 'static> Core<S> {
         if self.shutdown_deadline.is_some() {
             return;
         }
-        info!("shutting down: flushing queued output for up to {:?}", self.config.shutdown_timeout);
+        info!(
+            "shutting down: flushing queued output for up to {:?}",
+            self.config.shutdown_timeout
+        );
         let deadline = Instant::now() + self.config.shutdown_timeout;
         self.shutdown_deadline = Some(deadline);
-        self.timers.insert(deadline, None, TimerKind::ShutdownDeadline);
+        self.timers
+            .insert(deadline, None, TimerKind::ShutdownDeadline);
         let mut tokens = mem::take(&mut self.tokens);
         tokens.clear();
-        tokens.extend(self.entries.iter().map(|(slot, e)| token_of(slot, e.generation)));
+        tokens.extend(
+            self.entries
+                .iter()
+                .map(|(slot, e)| token_of(slot, e.generation)),
+        );
         for &token in &tokens {
             match self.entry(token).map(|e| &e.source) {
                 Some(Source::Listener(_)) => drop(self.remove(token)),
@@ -672,10 +778,16 @@ impl<S: 'static> Core<S> {
             _ => None,
         }));
         if !tokens.is_empty() {
-            warn!("shutdown deadline passed with {} connections still flushing; closing them", tokens.len());
+            warn!(
+                "shutdown deadline passed with {} connections still flushing; closing them",
+                tokens.len()
+            );
         }
         for &token in &tokens {
-            let e = io::Error::new(io::ErrorKind::TimedOut, "reactor shut down before the output was flushed");
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                "reactor shut down before the output was flushed",
+            );
             self.abort(token, e);
         }
         self.tokens = tokens;
@@ -693,7 +805,9 @@ impl<S: 'static> Core<S> {
         if let Some(Source::Datagram(mut d)) = self.remove(token) {
             let _ = d.flush();
             if let Some(mut protocol) = d.protocol.take() {
-                self.run_guarded(token, "connection_lost", |ctx| protocol.connection_lost(ctx, None));
+                self.run_guarded(token, "connection_lost", |ctx| {
+                    protocol.connection_lost(ctx, None)
+                });
             }
         }
     }

@@ -43,7 +43,10 @@ impl DgramSocket {
         match (self, to) {
             (DgramSocket::Udp(s), Addr::Inet(a)) => s.send_to(data, *a),
             (DgramSocket::Unix(s, _), Addr::Unix(Some(path))) => s.send_to(data, path),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot send to {to} from this socket"))),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot send to {to} from this socket"),
+            )),
         }
     }
 
@@ -65,7 +68,12 @@ impl Drop for DgramSocket {
 
 impl<S> Datagram<S> {
     pub(crate) fn new(socket: DgramSocket, protocol: Box<dyn DatagramProtocol<S>>) -> Self {
-        Datagram { socket, protocol: Some(protocol), queue: VecDeque::new(), queued_bytes: 0 }
+        Datagram {
+            socket,
+            protocol: Some(protocol),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        }
     }
 
     /// Sends at once if nothing is queued, else queues behind the others.
@@ -78,7 +86,10 @@ impl<S> Datagram<S> {
             }
         }
         if self.queued_bytes + data.len() > MAX_QUEUED_BYTES {
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "datagram send queue is full"));
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "datagram send queue is full",
+            ));
         }
         self.queued_bytes += data.len();
         self.queue.push_back((data.into(), to.clone()));

@@ -47,7 +47,9 @@ impl<S: 'static> Core<S> {
 
     fn on_stream(&mut self, token: Token, readable: bool, writable: bool) {
         if writable {
-            let Some(conn) = self.conn_mut(token) else { return };
+            let Some(conn) = self.conn_mut(token) else {
+                return;
+            };
             if conn.has(flag::CONNECTING) {
                 self.finish_connect(token);
             } else {
@@ -69,7 +71,9 @@ impl<S: 'static> Core<S> {
     pub(crate) fn read_stream(&mut self, token: Token) {
         let mut budget = self.config.read_budget;
         loop {
-            let Some(conn) = conn_in(&mut self.entries, token) else { return };
+            let Some(conn) = conn_in(&mut self.entries, token) else {
+                return;
+            };
             if conn.has(flag::LINGERING) {
                 return self.drain_lingering(token);
             }
@@ -136,7 +140,9 @@ impl<S: 'static> Core<S> {
         match scratch_len {
             Some(n) => {
                 let scratch = mem::take(&mut self.scratch_in);
-                let used = self.invoke(token, |p, ctx| p.data_received(ctx, &scratch[..n])).unwrap_or(n);
+                let used = self
+                    .invoke(token, |p, ctx| p.data_received(ctx, &scratch[..n]))
+                    .unwrap_or(n);
                 if used < n {
                     if let Some(conn) = conn_in(&mut self.entries, token) {
                         if !conn.has(flag::ABORT) {
@@ -147,7 +153,9 @@ impl<S: 'static> Core<S> {
                 self.scratch_in = scratch;
             }
             None => {
-                let Some(conn) = self.conn_mut(token) else { return };
+                let Some(conn) = self.conn_mut(token) else {
+                    return;
+                };
                 let mut input = mem::take(&mut conn.input);
                 let used = self.invoke(token, |p, ctx| p.data_received(ctx, input.as_slice()));
                 input.consume(used.unwrap_or(usize::MAX));
@@ -163,7 +171,10 @@ impl<S: 'static> Core<S> {
         let max_input = self.config.max_input;
         if let Some(conn) = self.conn_mut(token) {
             if conn.input.len() > max_input {
-                let e = io::Error::new(io::ErrorKind::InvalidData, format!("more than {max_input} bytes of unconsumed input"));
+                let e = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("more than {max_input} bytes of unconsumed input"),
+                );
                 warn!("{}: {e}; closing it", self.describe(token));
                 self.abort(token, e);
             }
@@ -172,10 +183,16 @@ impl<S: 'static> Core<S> {
 
     /// An outgoing connection became writable (or failed): find out which.
     fn finish_connect(&mut self, token: Token) {
-        let Some(conn) = self.conn_mut(token) else { return };
+        let Some(conn) = self.conn_mut(token) else {
+            return;
+        };
         let outcome = match &conn.stream {
-            Stream::Tcp(s) => s.take_error().and_then(|e| e.map_or_else(|| s.peer_addr().map(drop), Err)),
-            Stream::Unix(s) => s.take_error().and_then(|e| e.map_or_else(|| s.peer_addr().map(drop), Err)),
+            Stream::Tcp(s) => s
+                .take_error()
+                .and_then(|e| e.map_or_else(|| s.peer_addr().map(drop), Err)),
+            Stream::Unix(s) => s
+                .take_error()
+                .and_then(|e| e.map_or_else(|| s.peer_addr().map(drop), Err)),
             _ => Ok(()),
         };
         match outcome {
@@ -192,7 +209,9 @@ impl<S: 'static> Core<S> {
                 debug!("{}: connect failed: {e}", show(token));
                 if let Some(Source::Conn(mut conn)) = self.remove(token) {
                     if let Some(mut protocol) = conn.protocol.take() {
-                        self.run_guarded(token, "connection_failed", |ctx| protocol.connection_failed(ctx, e));
+                        self.run_guarded(token, "connection_failed", |ctx| {
+                            protocol.connection_failed(ctx, e)
+                        });
                     }
                 }
                 self.settle_all();
@@ -208,7 +227,13 @@ impl<S: 'static> Core<S> {
             if self.shutdown_deadline.is_some() || self.connection_limit_reached() {
                 return;
             }
-            let Some(Entry { source: Source::Listener(l), .. }) = self.entry_mut(token) else { return };
+            let Some(Entry {
+                source: Source::Listener(l),
+                ..
+            }) = self.entry_mut(token)
+            else {
+                return;
+            };
             if l.backing_off {
                 return;
             }
@@ -228,7 +253,11 @@ impl<S: 'static> Core<S> {
                     self.settle_all();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => {
                     // EMFILE and friends leave the connection in the backlog, so
                     // accepting again at once would spin. Keep serving the
@@ -249,7 +278,11 @@ impl<S: 'static> Core<S> {
 
     fn on_datagram(&mut self, token: Token, readable: bool, writable: bool) {
         if writable {
-            if let Some(Entry { source: Source::Datagram(d), .. }) = self.entry_mut(token) {
+            if let Some(Entry {
+                source: Source::Datagram(d),
+                ..
+            }) = self.entry_mut(token)
+            {
                 if let Err(e) = d.flush() {
                     self.invoke_datagram(token, |p, ctx| p.error_received(ctx, e));
                 }
@@ -259,12 +292,20 @@ impl<S: 'static> Core<S> {
             return;
         }
         for _ in 0..DATAGRAM_BUDGET {
-            let Some(Entry { source: Source::Datagram(d), .. }) = entry_in(&mut self.entries, token) else { return };
+            let Some(Entry {
+                source: Source::Datagram(d),
+                ..
+            }) = entry_in(&mut self.entries, token)
+            else {
+                return;
+            };
             match d.socket.recv_from(&mut self.scratch_in) {
                 Ok((n, from)) => {
                     trace!("{} received a {n}-byte datagram from {from}", show(token));
                     let scratch = mem::take(&mut self.scratch_in);
-                    self.invoke_datagram(token, |p, ctx| p.datagram_received(ctx, &scratch[..n], &from));
+                    self.invoke_datagram(token, |p, ctx| {
+                        p.datagram_received(ctx, &scratch[..n], &from)
+                    });
                     self.scratch_in = scratch;
                     self.settle_all();
                 }
@@ -280,14 +321,32 @@ impl<S: 'static> Core<S> {
     }
 
     fn on_signals(&mut self, token: Token) {
-        let Some(Entry { source: Source::Signals(s), .. }) = self.entry_mut(token) else { return };
+        let Some(Entry {
+            source: Source::Signals(s),
+            ..
+        }) = self.entry_mut(token)
+        else {
+            return;
+        };
         let pending: Vec<i32> = s.signals.pending().collect();
         for signal in pending {
-            let Some(Entry { source: Source::Signals(s), .. }) = self.entry_mut(token) else { return };
-            let Some(mut handler) = s.handler.take() else { return };
+            let Some(Entry {
+                source: Source::Signals(s),
+                ..
+            }) = self.entry_mut(token)
+            else {
+                return;
+            };
+            let Some(mut handler) = s.handler.take() else {
+                return;
+            };
             debug!("signal {signal}");
             self.run_guarded(token, "signal handler", |ctx| handler(ctx, signal));
-            if let Some(Entry { source: Source::Signals(s), .. }) = self.entry_mut(token) {
+            if let Some(Entry {
+                source: Source::Signals(s),
+                ..
+            }) = self.entry_mut(token)
+            {
                 s.handler = Some(handler);
             }
             self.settle_all();
@@ -309,7 +368,11 @@ impl<S: 'static> Core<S> {
                 }
                 TimerKind::Idle(token) => self.check_idle(token),
                 TimerKind::AcceptRetry(token) => {
-                    if let Some(Entry { source: Source::Listener(l), .. }) = self.entry_mut(token) {
+                    if let Some(Entry {
+                        source: Source::Listener(l),
+                        ..
+                    }) = self.entry_mut(token)
+                    {
                         l.backing_off = false;
                         self.on_listener(token);
                     }

@@ -29,7 +29,10 @@ impl FdStream {
         if unsafe { libc::fcntl(raw, libc::F_SETFL, original_flags | libc::O_NONBLOCK) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(FdStream { file: File::from(fd), original_flags })
+        Ok(FdStream {
+            file: File::from(fd),
+            original_flags,
+        })
     }
 
     /// A duplicate of this process's standard input, so that closing the

@@ -23,7 +23,11 @@ pub(crate) struct Inner<S> {
 
 impl<S> Inner<S> {
     pub(crate) fn new(waker: Waker) -> Self {
-        Inner { waker, posted: Mutex::new(Vec::new()), shutdown: AtomicBool::new(false) }
+        Inner {
+            waker,
+            posted: Mutex::new(Vec::new()),
+            shutdown: AtomicBool::new(false),
+        }
     }
 
     /// Takes the posted closures, leaving `into` (emptied) in their place so
@@ -59,7 +63,9 @@ pub struct Handle<S = ()> {
 
 impl<S> Clone for Handle<S> {
     fn clone(&self) -> Self {
-        Handle { inner: Arc::clone(&self.inner) }
+        Handle {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -82,7 +88,11 @@ impl<S> Handle<S> {
     /// belongs to no connection (write to connections with
     /// [`Ctx::write_to`]).
     pub fn post(&self, f: impl FnOnce(&mut Ctx<'_, S>) + Send + 'static) -> io::Result<()> {
-        self.inner.posted.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(f));
+        self.inner
+            .posted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
         self.inner.waker.wake()
     }
 }

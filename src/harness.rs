@@ -66,7 +66,8 @@ impl<S: 'static> Harness<S> {
     /// Starts `protocol` with shared state `state`; the peer address is
     /// `127.0.0.1:50000`.
     pub fn with_state(state: S, protocol: impl Protocol<S>) -> Self {
-        Harness::build(state, Config::default(), protocol).expect("creating a poller for the harness")
+        Harness::build(state, Config::default(), protocol)
+            .expect("creating a poller for the harness")
     }
 
     /// Starts `protocol` with shared state and limits of your choice.
@@ -74,20 +75,35 @@ impl<S: 'static> Harness<S> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let registry = poll.registry().try_clone()?;
-        let mut core = Core::new(registry, state, config, std::sync::Arc::new(handle::Inner::new(waker)));
+        let mut core = Core::new(
+            registry,
+            state,
+            config,
+            std::sync::Arc::new(handle::Inner::new(waker)),
+        );
         let written = Rc::new(RefCell::new(Vec::new()));
         let peer = Addr::Inet(SocketAddr::from(([127, 0, 0, 1], 50000)));
-        let stream = Stream::Memory(Box::new(MemoryStream { written: written.clone(), peer }));
+        let stream = Stream::Memory(Box::new(MemoryStream {
+            written: written.clone(),
+            peer,
+        }));
         let token = core.add_stream(stream, Box::new(protocol), false)?;
         core.settle_all();
-        Ok(Harness { core, token, written, _poll: poll })
+        Ok(Harness {
+            core,
+            token,
+            written,
+            _poll: poll,
+        })
     }
 
     /// Delivers `data` as if one read had returned it: appended to what the
     /// protocol left unconsumed, then `data_received`. Ignored once the
     /// connection is closed or while reading is paused (it is then buffered).
     pub fn feed(&mut self, data: &[u8]) {
-        let Some(conn) = conn_in(&mut self.core.entries, self.token) else { return };
+        let Some(conn) = conn_in(&mut self.core.entries, self.token) else {
+            return;
+        };
         if conn.has(flag::EOF | flag::CLOSING | flag::ABORT) {
             return;
         }
@@ -107,7 +123,9 @@ impl<S: 'static> Harness<S> {
 
     /// The peer half-closes: calls `eof_received`.
     pub fn feed_eof(&mut self) {
-        let Some(conn) = self.core.conn_mut(self.token) else { return };
+        let Some(conn) = self.core.conn_mut(self.token) else {
+            return;
+        };
         conn.set(flag::EOF);
         self.core.invoke(self.token, |p, ctx| p.eof_received(ctx));
         self.core.settle_all();

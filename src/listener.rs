@@ -86,7 +86,9 @@ pub(crate) fn bind_unix(path: &Path) -> io::Result<Acceptor> {
 
 /// Removes `path` if it is a socket nobody listens on any more.
 pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    let Ok(meta) = fs::symlink_metadata(path) else { return Ok(()) };
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
     if !meta.file_type().is_socket() {
         return Err(io::Error::new(
             io::ErrorKind::AddrInUse,
@@ -94,7 +96,10 @@ pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
         ));
     }
     match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(io::ErrorKind::AddrInUse, format!("{} is in use by a running server", path.display()))),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is in use by a running server", path.display()),
+        )),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => fs::remove_file(path),
         // A datagram socket answers connect with EPROTOTYPE; it is stale too if bind would fail.
         Err(_) => fs::remove_file(path),
@@ -104,5 +109,8 @@ pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
 /// Whether an accept error means the process or system ran out of file
 /// descriptors or memory: retrying at once would only spin.
 pub(crate) fn is_resource_exhaustion(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }

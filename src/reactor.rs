@@ -72,31 +72,46 @@ impl<S: 'static> Reactor<S> {
         let registry = poll.registry().try_clone()?;
         let events = Events::with_capacity(config.events_capacity.max(1));
         let inner = Arc::new(handle::Inner::new(waker));
-        Ok(Reactor { poll, events, core: Core::new(registry, state, config, inner), ready_spare: Vec::new() })
+        Ok(Reactor {
+            poll,
+            events,
+            core: Core::new(registry, state, config, inner),
+            ready_spare: Vec::new(),
+        })
     }
 
     // ----- sources --------------------------------------------------------
 
     /// Listens on a TCP address; each accepted connection gets a protocol
     /// from `factory`. Returns the listener's token (see [`Reactor::local_addr`]).
-    pub fn listen_tcp<P, F>(&mut self, addr: impl ToSocketAddrs, mut factory: F) -> io::Result<Token>
+    pub fn listen_tcp<P, F>(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        mut factory: F,
+    ) -> io::Result<Token>
     where
         P: Protocol<S>,
         F: FnMut() -> P + 'static,
     {
         let acceptor = listener::bind_tcp(addr)?;
-        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.core
+            .add_listener(acceptor, Box::new(move || Box::new(factory())))
     }
 
     /// Listens on an already bound std listener, for sockets configured by
     /// the caller (SO_REUSEPORT, a socket inherited from a supervisor).
-    pub fn listen_tcp_std<P, F>(&mut self, listener: std::net::TcpListener, mut factory: F) -> io::Result<Token>
+    pub fn listen_tcp_std<P, F>(
+        &mut self,
+        listener: std::net::TcpListener,
+        mut factory: F,
+    ) -> io::Result<Token>
     where
         P: Protocol<S>,
         F: FnMut() -> P + 'static,
     {
         let acceptor = listener::from_std_tcp(listener)?;
-        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.core
+            .add_listener(acceptor, Box::new(move || Box::new(factory())))
     }
 
     /// Listens on a Unix stream socket at `path`. A stale socket file left by
@@ -108,34 +123,57 @@ impl<S: 'static> Reactor<S> {
         F: FnMut() -> P + 'static,
     {
         let acceptor = listener::bind_unix(path.as_ref())?;
-        self.core.add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.core
+            .add_listener(acceptor, Box::new(move || Box::new(factory())))
     }
 
     /// Only keeps accepted peers for which `filter` returns true
     /// (socketserver's `verify_request`); the others are closed at once.
-    pub fn set_accept_filter(&mut self, listener: Token, filter: impl FnMut(&Addr) -> bool + 'static) -> io::Result<()> {
+    pub fn set_accept_filter(
+        &mut self,
+        listener: Token,
+        filter: impl FnMut(&Addr) -> bool + 'static,
+    ) -> io::Result<()> {
         match self.core.entry_mut(listener) {
-            Some(Entry { source: Source::Listener(l), .. }) => {
+            Some(Entry {
+                source: Source::Listener(l),
+                ..
+            }) => {
                 l.filter = Some(Box::new(filter));
                 Ok(())
             }
-            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no listener with this token")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no listener with this token",
+            )),
         }
     }
 
     /// Opens an outgoing TCP connection (non-blocking); `protocol` gets
     /// `connection_made` once it is established, or `connection_failed`.
-    pub fn connect_tcp(&mut self, addr: SocketAddr, protocol: impl Protocol<S>) -> io::Result<Token> {
+    pub fn connect_tcp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl Protocol<S>,
+    ) -> io::Result<Token> {
         self.core.connect_tcp(addr, Box::new(protocol))
     }
 
     /// Opens an outgoing Unix stream connection.
-    pub fn connect_unix(&mut self, path: impl AsRef<Path>, protocol: impl Protocol<S>) -> io::Result<Token> {
+    pub fn connect_unix(
+        &mut self,
+        path: impl AsRef<Path>,
+        protocol: impl Protocol<S>,
+    ) -> io::Result<Token> {
         self.core.connect_unix(path.as_ref(), Box::new(protocol))
     }
 
     /// Binds a UDP socket for a datagram protocol.
-    pub fn bind_udp(&mut self, addr: impl ToSocketAddrs, protocol: impl DatagramProtocol<S>) -> io::Result<Token> {
+    pub fn bind_udp(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        protocol: impl DatagramProtocol<S>,
+    ) -> io::Result<Token> {
         let addr = addr
             .to_socket_addrs()?
             .next()
@@ -145,8 +183,13 @@ impl<S: 'static> Reactor<S> {
 
     /// Binds a Unix datagram socket at `path` (a stale file is replaced, and
     /// the file is removed on close).
-    pub fn bind_unix_datagram(&mut self, path: impl AsRef<Path>, protocol: impl DatagramProtocol<S>) -> io::Result<Token> {
-        self.core.bind_unix_datagram(path.as_ref(), Box::new(protocol))
+    pub fn bind_unix_datagram(
+        &mut self,
+        path: impl AsRef<Path>,
+        protocol: impl DatagramProtocol<S>,
+    ) -> io::Result<Token> {
+        self.core
+            .bind_unix_datagram(path.as_ref(), Box::new(protocol))
     }
 
     /// Adds a raw fd (a pipe, a child's stdout, a terminal) as a stream
@@ -166,7 +209,11 @@ impl<S: 'static> Reactor<S> {
     }
 
     /// Calls `handler` on the loop thread for each of `signals` that arrives.
-    pub fn add_signals(&mut self, signals: &[i32], handler: impl FnMut(&mut Ctx<'_, S>, i32) + 'static) -> io::Result<Token> {
+    pub fn add_signals(
+        &mut self,
+        signals: &[i32],
+        handler: impl FnMut(&mut Ctx<'_, S>, i32) + 'static,
+    ) -> io::Result<Token> {
         self.core.add_signals(signals, Box::new(handler))
     }
 
@@ -192,13 +239,26 @@ impl<S: 'static> Reactor<S> {
     // ----- timers, state, control ------------------------------------------
 
     /// Runs `f` once after `delay`.
-    pub fn call_later(&mut self, delay: Duration, f: impl FnOnce(&mut Ctx<'_, S>) + 'static) -> TimerId {
-        self.core.add_timer(delay, None, TimerKind::Call(NO_TOKEN, Box::new(f)))
+    pub fn call_later(
+        &mut self,
+        delay: Duration,
+        f: impl FnOnce(&mut Ctx<'_, S>) + 'static,
+    ) -> TimerId {
+        self.core
+            .add_timer(delay, None, TimerKind::Call(NO_TOKEN, Box::new(f)))
     }
 
     /// Runs `f` every `period` until cancelled (socketserver's `service_actions`).
-    pub fn call_every(&mut self, period: Duration, f: impl FnMut(&mut Ctx<'_, S>) + 'static) -> TimerId {
-        self.core.add_timer(period, Some(period), TimerKind::Every(NO_TOKEN, Box::new(f)))
+    pub fn call_every(
+        &mut self,
+        period: Duration,
+        f: impl FnMut(&mut Ctx<'_, S>) + 'static,
+    ) -> TimerId {
+        self.core.add_timer(
+            period,
+            Some(period),
+            TimerKind::Every(NO_TOKEN, Box::new(f)),
+        )
     }
 
     /// Cancels a timer; returns whether it was still pending.
@@ -269,7 +329,10 @@ impl<S: 'static> Reactor<S> {
             Err(e) => return Err(e),
         }
         self.core.now = Instant::now();
-        trace!("poll returned {} events (timeout {timeout:?})", self.events.iter().count());
+        trace!(
+            "poll returned {} events (timeout {timeout:?})",
+            self.events.iter().count()
+        );
         for event in self.events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -285,7 +348,8 @@ impl<S: 'static> Reactor<S> {
                 event.is_read_closed() || event.is_write_closed() || event.is_error()
             );
             let closed = event.is_read_closed() || event.is_error();
-            self.core.dispatch(token, event.is_readable(), event.is_writable(), closed);
+            self.core
+                .dispatch(token, event.is_readable(), event.is_writable(), closed);
         }
         self.core.run_ready(&mut self.ready_spare);
         self.core.fire_timers();

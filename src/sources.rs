@@ -20,9 +20,18 @@ use crate::protocol::{DatagramProtocol, Protocol};
 use crate::signals::{SignalHandler, SignalSource};
 
 impl<S: 'static> Core<S> {
-    pub(crate) fn add_listener(&mut self, acceptor: Acceptor, factory: Factory<S>) -> io::Result<Token> {
+    pub(crate) fn add_listener(
+        &mut self,
+        acceptor: Acceptor,
+        factory: Factory<S>,
+    ) -> io::Result<Token> {
         let addr = acceptor.local_addr()?;
-        let listener = Listener { acceptor, factory, filter: None, backing_off: false };
+        let listener = Listener {
+            acceptor,
+            factory,
+            filter: None,
+            backing_off: false,
+        };
         let token = self.insert(Source::Listener(Box::new(listener)))?;
         info!("listening on {addr} as {}", show(token));
         Ok(token)
@@ -30,13 +39,22 @@ impl<S: 'static> Core<S> {
 
     /// Registers an accepted or connected stream and, if it is already
     /// established, calls `connection_made`.
-    pub(crate) fn add_stream(&mut self, stream: Stream, protocol: Box<dyn Protocol<S>>, connecting: bool) -> io::Result<Token> {
+    pub(crate) fn add_stream(
+        &mut self,
+        stream: Stream,
+        protocol: Box<dyn Protocol<S>>,
+        connecting: bool,
+    ) -> io::Result<Token> {
         if let (Stream::Tcp(s), true) = (&stream, self.config.nodelay) {
             // Best effort: a socket that already failed reports it on first use.
             let _ = s.set_nodelay(true);
         }
         let mut conn = Conn::new(stream, protocol);
-        conn.set(if connecting { flag::CONNECTING } else { flag::MADE });
+        conn.set(if connecting {
+            flag::CONNECTING
+        } else {
+            flag::MADE
+        });
         let token = self.insert(Source::Conn(conn))?;
         if !connecting {
             self.invoke(token, |p, ctx| p.connection_made(ctx));
@@ -44,17 +62,29 @@ impl<S: 'static> Core<S> {
         Ok(token)
     }
 
-    pub(crate) fn connect_tcp(&mut self, addr: SocketAddr, protocol: Box<dyn Protocol<S>>) -> io::Result<Token> {
+    pub(crate) fn connect_tcp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: Box<dyn Protocol<S>>,
+    ) -> io::Result<Token> {
         let stream = TcpStream::connect(addr)?;
         self.add_stream(Stream::Tcp(stream), protocol, true)
     }
 
-    pub(crate) fn connect_unix(&mut self, path: &Path, protocol: Box<dyn Protocol<S>>) -> io::Result<Token> {
+    pub(crate) fn connect_unix(
+        &mut self,
+        path: &Path,
+        protocol: Box<dyn Protocol<S>>,
+    ) -> io::Result<Token> {
         let stream = UnixStream::connect(path)?;
         self.add_stream(Stream::Unix(stream), protocol, true)
     }
 
-    pub(crate) fn add_fd(&mut self, fd: OwnedFd, protocol: Box<dyn Protocol<S>>) -> io::Result<Token> {
+    pub(crate) fn add_fd(
+        &mut self,
+        fd: OwnedFd,
+        protocol: Box<dyn Protocol<S>>,
+    ) -> io::Result<Token> {
         let stream = FdStream::new(fd)?;
         self.add_stream(Stream::Fd(Box::new(stream)), protocol, false)
     }
@@ -64,7 +94,11 @@ impl<S: 'static> Core<S> {
         self.add_stream(Stream::Fd(Box::new(stream)), protocol, false)
     }
 
-    pub(crate) fn add_datagram(&mut self, socket: DgramSocket, protocol: Box<dyn DatagramProtocol<S>>) -> io::Result<Token> {
+    pub(crate) fn add_datagram(
+        &mut self,
+        socket: DgramSocket,
+        protocol: Box<dyn DatagramProtocol<S>>,
+    ) -> io::Result<Token> {
         let addr = socket.local_addr()?;
         let token = self.insert(Source::Datagram(Box::new(Datagram::new(socket, protocol))))?;
         info!("datagram socket bound to {addr} as {}", show(token));
@@ -72,26 +106,50 @@ impl<S: 'static> Core<S> {
         Ok(token)
     }
 
-    pub(crate) fn bind_udp(&mut self, addr: SocketAddr, protocol: Box<dyn DatagramProtocol<S>>) -> io::Result<Token> {
+    pub(crate) fn bind_udp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: Box<dyn DatagramProtocol<S>>,
+    ) -> io::Result<Token> {
         let socket = UdpSocket::bind(addr)?;
         self.add_datagram(DgramSocket::Udp(socket), protocol)
     }
 
-    pub(crate) fn bind_unix_datagram(&mut self, path: &Path, protocol: Box<dyn DatagramProtocol<S>>) -> io::Result<Token> {
+    pub(crate) fn bind_unix_datagram(
+        &mut self,
+        path: &Path,
+        protocol: Box<dyn DatagramProtocol<S>>,
+    ) -> io::Result<Token> {
         listener::remove_stale_socket(path)?;
         let socket = UnixDatagram::bind(path)?;
-        self.add_datagram(DgramSocket::Unix(socket, Some(path.to_path_buf())), protocol)
+        self.add_datagram(
+            DgramSocket::Unix(socket, Some(path.to_path_buf())),
+            protocol,
+        )
     }
 
-    pub(crate) fn add_signals(&mut self, signals: &[i32], handler: SignalHandler<S>) -> io::Result<Token> {
+    pub(crate) fn add_signals(
+        &mut self,
+        signals: &[i32],
+        handler: SignalHandler<S>,
+    ) -> io::Result<Token> {
         let signals = signal_hook_mio::v1_0::Signals::new(signals)?;
-        self.insert(Source::Signals(Box::new(SignalSource { signals, handler: Some(handler) })))
+        self.insert(Source::Signals(Box::new(SignalSource {
+            signals,
+            handler: Some(handler),
+        })))
     }
 
     pub(crate) fn send_datagram(&mut self, token: Token, data: &[u8], to: &Addr) -> io::Result<()> {
         match self.entry_mut(token) {
-            Some(Entry { source: Source::Datagram(d), .. }) => d.send_to(data, to),
-            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no datagram socket with this token")),
+            Some(Entry {
+                source: Source::Datagram(d),
+                ..
+            }) => d.send_to(data, to),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no datagram socket with this token",
+            )),
         }
     }
 
@@ -101,7 +159,10 @@ impl<S: 'static> Core<S> {
             Some(Source::Listener(l)) => l.acceptor.local_addr(),
             Some(Source::Datagram(d)) => d.socket.local_addr(),
             Some(Source::Conn(c)) => c.stream.local_addr(),
-            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no socket with this token")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no socket with this token",
+            )),
         }
     }
 

@@ -40,16 +40,30 @@ pub(crate) struct Timers<T> {
 
 impl<T> Default for Timers<T> {
     fn default() -> Self {
-        Timers { heap: BinaryHeap::new(), slots: Slab::new(), next_seq: 0 }
+        Timers {
+            heap: BinaryHeap::new(),
+            slots: Slab::new(),
+            next_seq: 0,
+        }
     }
 }
 
 impl<T> Timers<T> {
     /// Schedules `what` at `deadline`, repeating every `period` if given.
-    pub(crate) fn insert(&mut self, deadline: Instant, period: Option<Duration>, what: T) -> TimerId {
+    pub(crate) fn insert(
+        &mut self,
+        deadline: Instant,
+        period: Option<Duration>,
+        what: T,
+    ) -> TimerId {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = self.slots.insert(Slot { seq, deadline, period, what: Some(what) });
+        let key = self.slots.insert(Slot {
+            seq,
+            deadline,
+            period,
+            what: Some(what),
+        });
         self.heap.push(Reverse((deadline, seq, key)));
         TimerId { key, seq }
     }
@@ -110,7 +124,9 @@ impl<T> Timers<T> {
     /// cancelled meanwhile. The next deadline keeps the period's rhythm but
     /// never lands in the past (no burst of catch-up calls after a stall).
     pub(crate) fn restore(&mut self, id: TimerId, what: T, now: Instant) {
-        let Some(slot) = self.slots.get_mut(id.key) else { return };
+        let Some(slot) = self.slots.get_mut(id.key) else {
+            return;
+        };
         if slot.seq != id.seq {
             return;
         }
@@ -150,8 +166,14 @@ mod tests {
         timers.insert(t0 + Duration::from_millis(20), None, "b1");
         timers.insert(t0 + Duration::from_millis(20), None, "b2");
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(10)));
-        assert_eq!(drain(&mut timers, t0 + Duration::from_millis(5)), Vec::<&str>::new());
-        assert_eq!(drain(&mut timers, t0 + Duration::from_millis(25)), ["a", "b1", "b2"]);
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_millis(5)),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_millis(25)),
+            ["a", "b1", "b2"]
+        );
         assert_eq!(drain(&mut timers, t0 + Duration::from_millis(30)), ["c"]);
         assert_eq!(timers.next_deadline(), None);
         assert_eq!(timers.len(), 0);
