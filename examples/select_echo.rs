@@ -277,10 +277,10 @@ fn send(client: &mut Client) -> io::Result<()> {
 /// adds it to `outputs` (`outputs.append(s)`), an empty queue takes it out
 /// (`outputs.remove(s)`), a full queue takes it out of `inputs` until it
 /// drains. Each change is one `reregister`, that is one `epoll_ctl(2)`
-/// system call: two per reply in an interactive session. Re-adding an
-/// interest makes the kernel check the socket again, so data that arrived
-/// meanwhile is still reported. Returns `false` when the client is in
-/// neither list: it has finished sending and everything was echoed.
+/// system call: two per reply when a client sends a line at a time.
+/// Re-adding an interest makes the kernel check the socket again, so data
+/// that arrived meanwhile is still reported. Returns `false` when the client
+/// is in neither list: it has finished sending and everything was echoed.
 fn update_interest(registry: &Registry, token: Token, client: &mut Client) -> io::Result<bool> {
     let Some(wanted) = client.wanted() else {
         return Ok(false);

@@ -171,11 +171,11 @@ mod tests {
         buf.consume(100);
         buf.release(&mut pool);
         assert_eq!(buf.data.len(), 0);
-        assert_eq!(pool.free.len(), 1);
+        assert_eq!(pool.len(), 1);
         // The next buffer reuses the pooled block instead of allocating.
         let mut other = Buffer::default();
         other.extend(&mut pool, b"x");
-        assert_eq!(pool.free.len(), 0);
+        assert_eq!(pool.len(), 0);
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub(crate) mod flag {
     pub const ALWAYS_READY: u16 = 1 << 12;
     /// Reading was resumed: deliver the unconsumed input again before reading more.
     pub const REDELIVER: u16 = 1 << 13;
+    /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
+    /// short read does not mean "drained", the EOF is still to be read.
+    pub const HUP: u16 = 1 << 14;
 }
 
 /// Rarely used per-connection state, boxed so that connections without it

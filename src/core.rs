@@ -594,15 +594,24 @@ impl<S: 'static> Core<S> {
             return;
         };
         let made = conn.has(flag::MADE);
+        let is_socket = conn.stream.is_socket();
         let linger = reason.is_none()
-            && conn.stream.is_socket()
+            && is_socket
             && !conn.has(flag::EOF)
             && !matches!(conn.stream, Stream::Memory(_))
             && self.shutdown_deadline.is_none();
-        let describe = self.describe(token);
-        match &reason {
-            None => info!("{describe} closed"),
-            Some(e) => info!("{describe} closed: {e}"),
+        // Sockets are the news at info level; pipes (stdin, a child's output) are detail.
+        let level = if is_socket {
+            log::Level::Info
+        } else {
+            log::Level::Debug
+        };
+        if log::log_enabled!(level) {
+            let describe = self.describe(token);
+            match &reason {
+                None => log::log!(level, "{describe} closed"),
+                Some(e) => log::log!(level, "{describe} closed: {e}"),
+            }
         }
         if linger {
             let conn = conn_in(&mut self.entries, token).expect("checked above");

@@ -25,7 +25,12 @@ impl<S: 'static> Core<S> {
     /// Handles one readiness event.
     pub(crate) fn dispatch(&mut self, token: Token, readable: bool, writable: bool, closed: bool) {
         match self.entry(token).map(|e| &e.source) {
-            Some(Source::Conn(_)) => self.on_stream(token, readable || closed, writable || closed),
+            Some(Source::Conn(_)) => {
+                if closed {
+                    self.on_hang_up(token);
+                }
+                self.on_stream(token, readable || closed, writable || closed)
+            }
             Some(Source::Listener(_)) => self.on_listener(token),
             Some(Source::Datagram(_)) => self.on_datagram(token, readable, writable),
             Some(Source::Signals(_)) => self.on_signals(token),
@@ -43,6 +48,32 @@ impl<S: 'static> Core<S> {
             self.dispatch(token, true, false, false);
         }
         spare.clear();
+    }
+
+    /// The poller reported a hang-up or an error along with (or instead of)
+    /// readability. Remember it, because a short read no longer proves the
+    /// socket drained: the EOF may be right behind the data. A reset is
+    /// fatal even while reading is paused, else a paused connection would
+    /// never learn that its peer is gone.
+    fn on_hang_up(&mut self, token: Token) {
+        let Some(conn) = self.conn_mut(token) else {
+            return;
+        };
+        conn.set(flag::HUP);
+        if conn.has(flag::CONNECTING) {
+            // finish_connect reads the socket error itself (reading it clears it).
+            return;
+        }
+        let error = match &conn.stream {
+            Stream::Tcp(s) => s.take_error().ok().flatten(),
+            Stream::Unix(s) => s.take_error().ok().flatten(),
+            _ => None,
+        };
+        if let Some(e) = error {
+            debug!("{}: {e}", self.describe(token));
+            self.abort(token, e);
+            self.settle_all();
+        }
     }
 
     fn on_stream(&mut self, token: Token, readable: bool, writable: bool) {
@@ -92,7 +123,8 @@ impl<S: 'static> Core<S> {
                 self.ready.push(token);
                 return;
             }
-            let always_ready = conn.has(flag::ALWAYS_READY);
+            // A short read means "drained" only when no hang-up is pending.
+            let read_to_end = conn.has(flag::ALWAYS_READY | flag::HUP);
             let from_scratch = conn.input.is_empty();
             let result = if from_scratch {
                 let room = self.scratch_in.len();
@@ -117,7 +149,7 @@ impl<S: 'static> Core<S> {
                     budget = budget.saturating_sub(n);
                     self.deliver(token, from_scratch.then_some(n));
                     self.settle_all();
-                    if n < room && !always_ready {
+                    if n < room && !read_to_end {
                         return;
                     }
                 }
@@ -364,7 +396,10 @@ impl<S: 'static> Core<S> {
                     self.timers.restore(id, TimerKind::Every(token, f), now);
                 }
                 TimerKind::Protocol(token, user_id) => {
-                    self.invoke(token, |p, ctx| p.timer_fired(ctx, user_id));
+                    // Only between connection_made and connection_lost, as the trait promises.
+                    if self.conn(token).is_some_and(|c| c.has(flag::MADE)) {
+                        self.invoke(token, |p, ctx| p.timer_fired(ctx, user_id));
+                    }
                 }
                 TimerKind::Idle(token) => self.check_idle(token),
                 TimerKind::AcceptRetry(token) => {

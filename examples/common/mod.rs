@@ -11,6 +11,12 @@ pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
+/// Clients log only warnings unless `RUST_LOG` says otherwise: their stdout
+/// and stderr belong to the conversation.
+pub fn init_client_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+}
+
 /// Prints the first stdout line scripts and tests wait for, flushed at once.
 pub fn announce(addr: impl Display) {
     let mut out = std::io::stdout().lock();
