@@ -78,7 +78,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
     }
 
     /// Closes this connection once everything queued is sent (asyncio's
-    /// `transport.close()`). Further writes are dropped.
+    /// `transport.close()`). Further writes are dropped. On a datagram
+    /// socket: closes the socket after this callback.
     pub fn close(&mut self) {
         self.core.close(self.token);
     }
@@ -237,6 +238,12 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.send_datagram(self.token, data, to)
     }
 
+    /// Sends a datagram from the datagram socket `socket`, from any callback
+    /// (a stdin line forwarded to a UDP peer, say).
+    pub fn send_from(&mut self, socket: Token, data: &[u8], to: &Addr) -> io::Result<()> {
+        self.core.send_datagram(socket, data, to)
+    }
+
     /// Opens an outgoing TCP connection; `protocol` gets `connection_made`
     /// once it is established or `connection_failed` if it cannot be.
     pub fn connect_tcp(
@@ -268,14 +275,16 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.bind_udp(addr, Box::new(protocol))
     }
 
-    /// Starts a graceful shutdown of the whole reactor.
+    /// Starts a graceful shutdown of the whole reactor once this callback
+    /// returns: stop accepting, flush, close every connection (each gets its
+    /// `connection_lost`), then `run` returns.
     pub fn shutdown(&mut self) {
-        self.core.begin_shutdown();
+        self.core.request_shutdown();
     }
 
     /// Whether a shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.core.shutdown_deadline.is_some()
+        self.core.shutdown_deadline.is_some() || self.core.shutdown_requested()
     }
 
     /// A cross-thread handle on this reactor.

@@ -129,6 +129,8 @@ pub(crate) struct Core<S> {
     pub(crate) sockets: usize,
     listeners_full: bool,
     pub(crate) shutdown_deadline: Option<Instant>,
+    /// A callback asked for shutdown; `settle_all` starts it.
+    shutdown_requested: bool,
     pub(crate) stopped: bool,
     pub(crate) now: Instant,
     pub(crate) handle: Arc<handle::Inner<S>>,
@@ -171,6 +173,7 @@ impl<S: 'static> Core<S> {
             sockets: 0,
             listeners_full: false,
             shutdown_deadline: None,
+            shutdown_requested: false,
             stopped: false,
             now: Instant::now(),
             handle,
@@ -501,21 +504,50 @@ impl<S: 'static> Core<S> {
     }
 
     /// Marks a connection to be closed once its output is flushed.
+    /// A datagram socket closes at the next settle (its protocol may be lent out now).
     pub(crate) fn close(&mut self, token: Token) {
-        if let Some(conn) = self.conn_mut(token) {
-            conn.set(flag::CLOSING);
-            self.mark_dirty(token);
+        match self.entry_mut(token).map(|e| &mut e.source) {
+            Some(Source::Conn(conn)) => {
+                conn.set(flag::CLOSING);
+                self.mark_dirty(token);
+            }
+            Some(Source::Datagram(d)) => {
+                d.closing = true;
+                self.dirty.push(token);
+            }
+            _ => {}
         }
+    }
+
+    /// Asks for a graceful shutdown from inside a callback; it starts at the
+    /// next settle, when no protocol is lent out, so every `connection_lost`
+    /// is still called.
+    pub(crate) fn request_shutdown(&mut self) {
+        self.shutdown_requested = true;
+    }
+
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.shutdown_requested
     }
 
     /// Carries out every write, flow-control change and close that callbacks
     /// asked for. Runs only while no protocol is lent out.
     pub(crate) fn settle_all(&mut self) {
-        while let Some(token) = self.dirty.pop() {
-            if let Some(conn) = self.conn_mut(token) {
-                conn.clear(flag::DIRTY);
-                self.settle(token);
+        loop {
+            while let Some(token) = self.dirty.pop() {
+                match self.entry_mut(token).map(|e| &mut e.source) {
+                    Some(Source::Conn(conn)) => {
+                        conn.clear(flag::DIRTY);
+                        self.settle(token);
+                    }
+                    Some(Source::Datagram(d)) if d.closing => self.close_datagram(token),
+                    _ => {}
+                }
             }
+            if !mem::take(&mut self.shutdown_requested) {
+                return;
+            }
+            self.begin_shutdown();
         }
     }
 
@@ -544,7 +576,7 @@ impl<S: 'static> Core<S> {
         if !conn.output.is_empty() && !conn.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
             if let Err(e) = flush_output(conn) {
                 self.abort(token, e);
-                return self.settle_all_later(token);
+                return; // abort re-queued it: closed in this same pass
             }
         }
         let queued = conn.output.len();
@@ -555,7 +587,7 @@ impl<S: 'static> Core<S> {
             );
             let e = io::Error::other(format!("output limit exceeded ({queued} bytes queued)"));
             self.abort(token, e);
-            return self.settle_all_later(token);
+            return; // abort re-queued it: closed in this same pass
         }
         if queued > high_watermark && !conn.has(flag::WRITE_PAUSED) {
             conn.set(flag::WRITE_PAUSED);
@@ -578,12 +610,6 @@ impl<S: 'static> Core<S> {
                 self.close_now(token, None);
             }
         }
-    }
-
-    /// Re-queues `token` so that the close just marked is carried out in this
-    /// same `settle_all` pass.
-    fn settle_all_later(&mut self, token: Token) {
-        self.mark_dirty(token);
     }
 
     /// Closes a connection: removes it from the slab and the poller and calls

@@ -29,6 +29,8 @@ pub(crate) struct Datagram<S> {
     pub(crate) protocol: Option<Box<dyn DatagramProtocol<S>>>,
     pub(crate) queue: VecDeque<(Box<[u8]>, Addr)>,
     pub(crate) queued_bytes: usize,
+    /// `Ctx::close` was called; closed at the next settle.
+    pub(crate) closing: bool,
 }
 
 impl DgramSocket {
@@ -73,6 +75,7 @@ impl<S> Datagram<S> {
             protocol: Some(protocol),
             queue: VecDeque::new(),
             queued_bytes: 0,
+            closing: false,
         }
     }
 
