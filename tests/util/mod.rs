@@ -16,7 +16,10 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// test binaries: target/<profile>/examples/<name>.
 pub fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
     profile_dir.join("examples").join(name)
 }
 
@@ -39,25 +42,42 @@ impl Server {
     /// Like `start`, letting the caller adjust the command (env, rlimits, cwd).
     pub fn start_with(name: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
         let mut cmd = Command::new(example_path(name));
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
         adjust(&mut cmd);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
         let stdin = child.stdin.take();
         let mut line = String::new();
-        stdout.read_line(&mut line).expect("reading the listening line");
+        stdout
+            .read_line(&mut line)
+            .expect("reading the listening line");
         let addr = line
             .trim_end()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("{name}: first line was {line:?}"))
             .to_string();
-        Server { child, addr, stdout, stdin }
+        Server {
+            child,
+            addr,
+            stdout,
+            stdin,
+        }
     }
 
     /// The bound TCP/UDP address.
     pub fn socket_addr(&self) -> SocketAddr {
-        self.addr.parse().unwrap_or_else(|_| panic!("not an inet address: {}", self.addr))
+        self.addr
+            .parse()
+            .unwrap_or_else(|_| panic!("not an inet address: {}", self.addr))
     }
 
     /// A connected client with read/write timeouts of `PATIENCE`.
@@ -96,7 +116,9 @@ impl Server {
 
     /// Open file descriptors, counted in /proc/<pid>/fd.
     pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map(|d| d.count()).unwrap_or(0)
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// User + system CPU time consumed so far, from /proc/<pid>/stat.
@@ -122,7 +144,9 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 /// Reads until `want` bytes arrived (or panics on EOF/timeout).
 pub fn read_exact(stream: &mut impl Read, want: usize) -> Vec<u8> {
     let mut buf = vec![0; want];
-    stream.read_exact(&mut buf).unwrap_or_else(|e| panic!("reading {want} bytes: {e}"));
+    stream
+        .read_exact(&mut buf)
+        .unwrap_or_else(|e| panic!("reading {want} bytes: {e}"));
     buf
 }
 
@@ -136,7 +160,10 @@ pub fn read_line(stream: &mut impl Read) -> String {
             Ok(0) => panic!("EOF after {:?}", String::from_utf8_lossy(&line)),
             Ok(_) if byte[0] == b'\n' => return String::from_utf8_lossy(&line).into_owned(),
             Ok(_) => line.push(byte[0]),
-            Err(e) => panic!("reading a line after {:?}: {e}", String::from_utf8_lossy(&line)),
+            Err(e) => panic!(
+                "reading a line after {:?}: {e}",
+                String::from_utf8_lossy(&line)
+            ),
         }
     }
 }
@@ -144,7 +171,9 @@ pub fn read_line(stream: &mut impl Read) -> String {
 /// Reads until EOF; returns everything read.
 pub fn read_to_end(stream: &mut impl Read) -> Vec<u8> {
     let mut all = Vec::new();
-    stream.read_to_end(&mut all).unwrap_or_else(|e| panic!("reading to EOF: {e}"));
+    stream
+        .read_to_end(&mut all)
+        .unwrap_or_else(|e| panic!("reading to EOF: {e}"));
     all
 }
 
@@ -163,7 +192,9 @@ pub fn is_closed(stream: &mut TcpStream) -> bool {
 
 /// Writes all of `data`, panicking with context on failure.
 pub fn send(stream: &mut impl Write, data: &[u8]) {
-    stream.write_all(data).unwrap_or_else(|e| panic!("sending {} bytes: {e}", data.len()));
+    stream
+        .write_all(data)
+        .unwrap_or_else(|e| panic!("sending {} bytes: {e}", data.len()));
 }
 
 /// Polls `cond` every 10 ms until it holds or `PATIENCE` runs out.
@@ -192,7 +223,9 @@ pub fn own_rss_kib() -> u64 {
 
 /// This process's open fds.
 pub fn own_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn cpu_time_of(pid: u32) -> Duration {
@@ -201,7 +234,10 @@ fn cpu_time_of(pid: u32) -> Duration {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
-    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
     // SAFETY: sysconf with a constant name.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_millis(ticks * 1000 / hz)
