@@ -6,15 +6,16 @@
 //! ```
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8888, port 0 for
-//! any free port), `--unix PATH` serves a Unix socket instead. The first line
-//! on stdout names the address actually bound. Ctrl-C or SIGTERM flush what
-//! is queued and exit 0.
+//! any free port), `--unix PATH` serves a Unix socket instead, `--threads N`
+//! runs N reactors on N threads sharing the port (SO_REUSEPORT). The first
+//! line on stdout names the address actually bound. Ctrl-C or SIGTERM flush
+//! what is queued and exit 0.
 
 mod common;
 
 use clap::Parser;
 use common::OrFail;
-use sockloop::{Ctx, Protocol, Reactor};
+use sockloop::{Ctx, Protocol, Reactor, Workers};
 
 /// The whole protocol: consume everything, write it back.
 struct Echo;
@@ -35,11 +36,17 @@ struct Args {
     /// Serve on this Unix socket path instead of TCP.
     #[arg(long)]
     unix: Option<std::path::PathBuf>,
+    /// Reactors (threads) sharing the TCP port.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
 }
 
 fn main() {
     let args = Args::parse();
     common::init_logging();
+    if args.threads > 1 && args.unix.is_none() {
+        return serve_threads(&args);
+    }
     let mut reactor = Reactor::new().or_fail("creating the reactor");
     let listener = match &args.unix {
         Some(path) => reactor
@@ -58,4 +65,21 @@ fn main() {
             .or_fail("reading the bound address"),
     );
     reactor.run().or_fail("running the reactor");
+}
+
+/// One reactor per thread, each with its own listener on the shared port.
+fn serve_threads(args: &Args) {
+    let workers = Workers::spawn(
+        usize::from(args.threads),
+        args.addr.as_str(),
+        |_, listener| {
+            let mut reactor = Reactor::new()?;
+            reactor.listen_tcp_std(listener, || Echo)?;
+            reactor.shutdown_on_signals()?;
+            Ok(reactor)
+        },
+    )
+    .or_fail(&format!("listening on {}", args.addr));
+    common::announce(workers.local_addr());
+    workers.join().or_fail("running the reactors");
 }

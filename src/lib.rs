@@ -77,6 +77,7 @@ mod reactor;
 mod signals;
 mod sources;
 mod timer;
+mod workers;
 
 pub use addr::Addr;
 pub use config::Config;
@@ -86,3 +87,4 @@ pub use mio::Token;
 pub use protocol::{DatagramProtocol, Protocol};
 pub use reactor::Reactor;
 pub use timer::TimerId;
+pub use workers::{Workers, reuseport_listener};
