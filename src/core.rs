@@ -890,3 +890,28 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "non-string panic payload".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection is its slab entry and nothing else, so this size is
+    /// the user-space cost of an idle connection (budget: 128 bytes).
+    #[test]
+    fn an_idle_connection_fits_in_128_bytes() {
+        assert!(
+            mem::size_of::<Entry<()>>() <= 128,
+            "{}",
+            mem::size_of::<Entry<()>>()
+        );
+    }
+
+    #[test]
+    fn tokens_carry_slot_and_generation() {
+        let token = token_of(5, 7);
+        assert_eq!(split(token), (5, 7));
+        assert_ne!(token_of(5, 8), token);
+        assert_ne!(token, WAKER);
+        assert_ne!(token, NO_TOKEN);
+    }
+}
