@@ -7,19 +7,40 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long any single wait in a test may take before it counts as a failure.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The path of a built example. `cargo test` builds the examples next to the
-/// test binaries: target/<profile>/examples/<name>.
+/// The path of a built example, built first if needed. `cargo test` builds
+/// the examples next to the test binaries (target/<profile>/examples/<name>),
+/// but `cargo test --test x` does not, and a stale binary would test old
+/// code: so each example is brought up to date once per test binary.
 pub fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "--example", name]);
+            if let Some(target_dir) = profile_dir.parent() {
+                cmd.arg("--target-dir").arg(target_dir);
+            }
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                cmd.arg("--release");
+            }
+            cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+            let status = cmd.status().expect("running cargo build");
+            assert!(status.success(), "cargo build --example {name} failed");
+        }
+        built.push(name.to_string());
+    }
     profile_dir.join("examples").join(name)
 }
 
@@ -241,4 +262,202 @@ fn cpu_time_of(pid: u32) -> Duration {
     // SAFETY: sysconf with a constant name.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_millis(ticks * 1000 / hz)
+}
+
+// ----- a reactor in this process, on a thread of its own -------------------
+
+/// A reactor running on a background thread of the test process, with the
+/// cross-thread handle to stop it and whatever its builder sent back (most
+/// often the address it listens on). Shut down and joined when dropped.
+pub struct Running<S: 'static, T> {
+    pub handle: sockloop::Handle<S>,
+    pub info: T,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Builds a reactor with `build` on a new thread (a `Reactor` is not `Send`,
+/// so it is born where it runs), sends back its handle and `build`'s second
+/// value, and runs it until shut down.
+pub fn spawn_reactor<S, T, F>(build: F) -> Running<S, T>
+where
+    S: 'static,
+    T: Send + 'static,
+    F: FnOnce() -> std::io::Result<(sockloop::Reactor<S>, T)> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let (mut reactor, info) = match build() {
+            Ok(built) => built,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return Ok(());
+            }
+        };
+        let _ = tx.send(Ok((reactor.handle(), info)));
+        reactor.run()
+    });
+    let (handle, info) = rx
+        .recv_timeout(PATIENCE)
+        .expect("the reactor thread did not start")
+        .unwrap_or_else(|e| panic!("building the reactor: {e}"));
+    Running {
+        handle,
+        info,
+        thread: Some(thread),
+    }
+}
+
+/// A reactor with `config` listening on an ephemeral loopback TCP port with
+/// `factory`; `info` is the bound address.
+pub fn serve_tcp<P, F>(config: sockloop::Config, factory: F) -> Running<(), SocketAddr>
+where
+    P: sockloop::Protocol<()>,
+    F: FnMut() -> P + Send + 'static,
+{
+    spawn_reactor(move || {
+        let mut reactor = sockloop::Reactor::with_config((), config)?;
+        let listener = reactor.listen_tcp("127.0.0.1:0", factory)?;
+        let addr = reactor
+            .local_addr(listener)?
+            .as_inet()
+            .expect("a TCP address");
+        Ok((reactor, addr))
+    })
+}
+
+impl<S: 'static, T> Running<S, T> {
+    /// Waits (at most `limit`) for `run` to return, and returns its result.
+    /// Panics if it did not return in time or the thread panicked.
+    pub fn join_within(&mut self, limit: Duration) -> std::io::Result<()> {
+        let thread = self.thread.take().expect("joined once");
+        let deadline = Instant::now() + limit;
+        while !thread.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "the reactor did not return from run() within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thread.join().expect("the reactor thread panicked")
+    }
+
+    /// Whether `run` has returned.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Asks for a graceful shutdown and waits for `run` to return.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.handle.shutdown();
+        self.join_within(PATIENCE)
+    }
+}
+
+impl<S: 'static, T> Drop for Running<S, T> {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.handle.shutdown();
+        // Bounded: a reactor that never stops is left behind rather than
+        // hanging the test that already failed.
+        let deadline = Instant::now() + PATIENCE;
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A fresh path for a Unix socket in the temp directory, unique per process
+/// and call; nothing exists there yet.
+pub fn temp_socket_path(name: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "sockloop-test-{}-{n}-{name}.sock",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// The byte at `offset` of test stream number `seed`: no short period, so a
+/// lost, repeated or reordered chunk shows up as a mismatch.
+pub fn pattern_byte(seed: u64, offset: u64) -> u8 {
+    ((offset ^ (seed << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+}
+
+/// `len` bytes of test stream `seed` starting at `offset`.
+pub fn pattern(seed: u64, offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| pattern_byte(seed, offset + i))
+        .collect()
+}
+
+/// The first position in `data` that differs from stream `seed` at `offset`.
+pub fn pattern_mismatch(seed: u64, offset: u64, data: &[u8]) -> Option<usize> {
+    data.iter()
+        .enumerate()
+        .position(|(i, &b)| b != pattern_byte(seed, offset + i as u64))
+}
+
+/// Makes closing `stream` send a reset instead of a FIN (SO_LINGER 0).
+pub fn set_linger_zero(stream: &impl std::os::fd::AsRawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket we own, with a correctly sized option.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Reads whatever arrives within `wait`: the bytes, and whether the peer
+/// closed (EOF or reset) in that time.
+pub fn read_for(stream: &mut TcpStream, wait: Duration) -> (Vec<u8>, bool) {
+    let old = stream.read_timeout().ok().flatten();
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    let closed = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break false;
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break false;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading: {e}"),
+        }
+    };
+    stream.set_read_timeout(old).unwrap();
+    (got, closed)
 }

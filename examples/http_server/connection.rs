@@ -1,0 +1,592 @@
+//! One HTTP connection: the state machine that turns request heads into
+//! responses, streams files as the socket drains, and keeps the time limits.
+//!
+//! ```text
+//!  Fresh --first byte--> Head --whole head--> Busy --response done--> Idle
+//!    |                    |                    |  (file: streamed)     |
+//!    | header timeout     | header timeout     | not keep-alive        | keep-alive timeout,
+//!    v  (silent close)    v  (408)             v                       v or evicted
+//!  Closing <--------------+--------------------+-----------------------+
+//!                                      Idle --first byte--> Head ...
+//! ```
+//!
+//! Requests are answered strictly in order. While a file is streaming, the
+//! bytes after its request (pipelined requests) stay with the reactor:
+//! `data_received` returns short and reading is paused until the last chunk
+//! is queued, then resumed, and the reactor delivers the rest again. The
+//! same happens when pipelined requests come faster than their responses
+//! drain: parsing stops once 64 KiB of responses are queued.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use sockloop::{Ctx, Protocol, TimerId};
+
+use crate::Server;
+use crate::files::{self, Found, Target};
+use crate::request::{self, Head, Request};
+use crate::response::{self, Persist};
+
+/// Bytes read from a file per `read`.
+pub const CHUNK: usize = 64 * 1024;
+/// Push file chunks while at most this much is queued for the peer. It is
+/// the reactor's default high watermark, so a file fills the queue just past
+/// it: the reactor then calls `pause_writing`, and `resume_writing` when it
+/// has drained, which is when the next chunks are read.
+const QUEUE_TARGET: usize = 64 * 1024;
+
+/// The first request head must arrive within the header timeout of connecting.
+const HEADER_TIMER: u64 = 1;
+/// An idle keep-alive connection closes when this fires.
+const KEEPALIVE_TIMER: u64 = 2;
+/// Carries a file transfer (or a backlog of pipelined requests) on to the
+/// next turn when the socket took all that was queued, so no
+/// `resume_writing` will come.
+const PUMP_TIMER: u64 = 3;
+/// Output has stayed over the high watermark for the send timeout: the
+/// peer has stopped reading.
+const SEND_TIMER: u64 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Connected; nothing received yet. The header timer runs from connect.
+    Fresh,
+    /// Part of a request head has arrived; the header timer runs.
+    Head,
+    /// A request is being answered (a file may be streaming).
+    Busy,
+    /// Between requests on a keep-alive connection: the keep-alive timer
+    /// runs and the connection is on the server's idle list once parked.
+    Idle,
+    /// The connection is closing; input is ignored.
+    Closing,
+}
+
+/// What the access log line says about one request.
+struct Access {
+    method: String,
+    target: String,
+    status: u16,
+    /// Body bytes sent.
+    bytes: u64,
+    started: Instant,
+}
+
+/// A file being streamed to the peer.
+struct Transfer {
+    file: File,
+    remaining: u64,
+    persist: Persist,
+    access: Access,
+}
+
+/// The protocol of one HTTP/1.x connection.
+pub struct Http {
+    peer: String,
+    phase: Phase,
+    /// The header or keep-alive timer, whichever the phase runs.
+    deadline: Option<TimerId>,
+    /// This connection's key in the server's idle list while parked there.
+    idle_key: Option<u64>,
+    /// Request body bytes still to be read and thrown away.
+    skip: u64,
+    transfer: Option<Transfer>,
+    write_paused: bool,
+    /// Runs while the output is paused (see `SEND_TIMER`).
+    send_timer: Option<TimerId>,
+    pump_scheduled: bool,
+    /// The peer shut down its sending side: finish what was asked, then close.
+    peer_eof: bool,
+    /// The last `data_received` left bytes with the reactor (pipelined
+    /// requests behind a streaming file, or a partial head).
+    held_back: bool,
+    /// Pipelined requests wait, unparsed, for queued responses to drain.
+    backlogged: bool,
+}
+
+impl Http {
+    pub fn new() -> Http {
+        Http {
+            peer: String::new(),
+            phase: Phase::Fresh,
+            deadline: None,
+            idle_key: None,
+            skip: 0,
+            transfer: None,
+            write_paused: false,
+            send_timer: None,
+            pump_scheduled: false,
+            peer_eof: false,
+            held_back: false,
+            backlogged: false,
+        }
+    }
+
+    // ----- answering ------------------------------------------------------
+
+    fn respond(&mut self, ctx: &mut Ctx<'_, Server>, request: Request) {
+        let persist = if !request.keep_alive || ctx.is_shutting_down() {
+            Persist::Close
+        } else if request.minor == 0 {
+            Persist::KeepAlive
+        } else {
+            Persist::Implicit
+        };
+        let head_only = request.method == "HEAD";
+        let access = Access {
+            method: request.method,
+            target: request.target,
+            status: 0,
+            bytes: 0,
+            started: Instant::now(),
+        };
+        if access.method != "GET" && !head_only {
+            let allow = [("Allow", "GET, HEAD")];
+            return self.send_page(ctx, 405, persist, &allow, head_only, access);
+        }
+        match files::resolve(&ctx.shared_ref().root, &access.target) {
+            Err(files::BadTarget) => {
+                self.send_page(ctx, 400, Persist::Close, &[], head_only, access)
+            }
+            Ok(Target::NotFound) => self.send_page(ctx, 404, persist, &[], head_only, access),
+            Ok(Target::Redirect(location)) => {
+                let location = [("Location", location.as_str())];
+                self.send_page(ctx, 301, persist, &location, head_only, access);
+            }
+            Ok(Target::File(found)) => {
+                let since = request.if_modified_since;
+                self.send_file(ctx, found, since, persist, head_only, access);
+            }
+        }
+    }
+
+    /// Sends a status with its small HTML page.
+    fn send_page(
+        &mut self,
+        ctx: &mut Ctx<'_, Server>,
+        status: u16,
+        persist: Persist,
+        headers: &[(&str, &str)],
+        head_only: bool,
+        mut access: Access,
+    ) {
+        let body = response::page(status, response::detail(status));
+        let mut head = response::Head::new(status, ctx.shared().clock.now(), persist)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .header("Content-Length", body.len());
+        for (name, value) in headers {
+            head = head.header(name, value);
+        }
+        ctx.write(head.finish().as_bytes());
+        if !head_only {
+            ctx.write(body.as_bytes());
+            access.bytes = body.len() as u64;
+        }
+        access.status = status;
+        self.complete(ctx, access, persist);
+    }
+
+    /// Sends a file: 304 if the client's copy is current, else the head and
+    /// then the body, streamed.
+    fn send_file(
+        &mut self,
+        ctx: &mut Ctx<'_, Server>,
+        found: Found,
+        if_modified_since: Option<std::time::SystemTime>,
+        persist: Persist,
+        head_only: bool,
+        mut access: Access,
+    ) {
+        let modified = found.modified.map(response::whole_seconds);
+        let last_modified = modified.map(httpdate::fmt_http_date);
+        let date = ctx.shared().clock.now();
+        if let (Some(modified), Some(since)) = (modified, if_modified_since) {
+            if modified <= since {
+                let mut head = response::Head::new(304, date, persist);
+                if let Some(last_modified) = &last_modified {
+                    head = head.header("Last-Modified", last_modified);
+                }
+                ctx.write(head.finish().as_bytes());
+                access.status = 304;
+                return self.complete(ctx, access, persist);
+            }
+        }
+        let mut head = response::Head::new(200, date, persist)
+            .header("Content-Type", found.content_type)
+            .header("Content-Length", found.len);
+        if let Some(last_modified) = &last_modified {
+            head = head.header("Last-Modified", last_modified);
+        }
+        ctx.write(head.finish().as_bytes());
+        access.status = 200;
+        if head_only || found.len == 0 {
+            return self.complete(ctx, access, persist);
+        }
+        self.transfer = Some(Transfer {
+            file: found.file,
+            remaining: found.len,
+            persist,
+            access,
+        });
+        self.pump(ctx);
+    }
+
+    /// Reads and queues file chunks until the queue passes its target or
+    /// the file is done. Never holds more than one chunk in memory beyond
+    /// what the reactor has queued.
+    fn pump(&mut self, ctx: &mut Ctx<'_, Server>) {
+        let Some(transfer) = self.transfer.as_mut() else {
+            return;
+        };
+        // One read buffer for the whole server: only one callback runs at a time.
+        let mut chunk = std::mem::take(&mut ctx.shared().chunk);
+        chunk.resize(CHUNK, 0);
+        let token = ctx.token();
+        let mut failure = None;
+        let mut refused = false;
+        while transfer.remaining > 0 && ctx.queued() <= QUEUE_TARGET {
+            let want = transfer.remaining.min(CHUNK as u64) as usize;
+            match transfer.file.read(&mut chunk[..want]) {
+                Ok(0) => {
+                    failure = Some("the file shrank while being sent".to_string());
+                    break;
+                }
+                // Refused: the connection is closing (a server shutdown).
+                // Stop here rather than read the rest of the file for nothing.
+                Ok(n) if !ctx.write_to(token, &chunk[..n]) => {
+                    refused = true;
+                    break;
+                }
+                Ok(n) => {
+                    transfer.remaining -= n as u64;
+                    transfer.access.bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(format!("reading the file: {e}"));
+                    break;
+                }
+            }
+        }
+        ctx.shared().chunk = chunk;
+        if let Some(why) = failure {
+            // The Content-Length is promised; cutting the connection is the
+            // only way left to tell the client the body is not whole.
+            warn!(
+                "{}: {} {}: {why}",
+                self.peer, transfer.access.method, transfer.access.target
+            );
+            ctx.abort(&why);
+            self.enter_closing(ctx);
+            return;
+        }
+        if refused {
+            if let Some(cut) = self.transfer.take() {
+                self.log(&cut.access, Some("the connection takes no more output"));
+            }
+            self.close(ctx);
+            return;
+        }
+        if transfer.remaining > 0 {
+            self.schedule_pump(ctx);
+            return;
+        }
+        if let Some(done) = self.transfer.take() {
+            self.complete(ctx, done.access, done.persist);
+        }
+    }
+
+    /// Asks for a `PUMP_TIMER` at the end of this turn. Needed because the
+    /// reactor says `resume_writing` only after a `pause_writing`: when the
+    /// socket takes everything queued at once, nothing else would call back.
+    fn schedule_pump(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if !self.pump_scheduled {
+            self.pump_scheduled = true;
+            ctx.set_timer(Duration::ZERO, PUMP_TIMER);
+        }
+    }
+
+    /// The output queue has room again: stream on, or take up the requests
+    /// held back behind a backlog of responses.
+    fn carry_on(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if self.transfer.is_some() {
+            self.continue_transfer(ctx);
+        } else if self.backlogged {
+            // The reactor delivers the held-back requests again.
+            self.backlogged = false;
+            ctx.resume_reading();
+        }
+    }
+
+    /// Streams on after a pause; once the file is done, takes up the
+    /// requests that were held back behind it.
+    fn continue_transfer(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if self.transfer.is_none() {
+            return;
+        }
+        self.pump(ctx);
+        if self.transfer.is_some() || self.phase != Phase::Idle {
+            return;
+        }
+        ctx.resume_reading();
+        if self.held_back {
+            // The reactor delivers the held-back bytes again at once;
+            // data_received parses them or parks the connection.
+        } else if self.peer_eof {
+            self.close(ctx);
+        } else {
+            self.park(ctx);
+        }
+    }
+
+    /// A response is fully queued: log it, then close or wait for the next
+    /// request.
+    fn complete(&mut self, ctx: &mut Ctx<'_, Server>, access: Access, persist: Persist) {
+        self.log(&access, None);
+        if persist == Persist::Close {
+            self.close(ctx);
+        } else {
+            self.phase = Phase::Idle;
+        }
+    }
+
+    /// Refuses what arrived with `status` and closes: after a malformed or
+    /// oversized head the stream cannot be trusted to be in step.
+    fn fail(&mut self, ctx: &mut Ctx<'_, Server>, status: u16) {
+        self.cancel_deadline(ctx);
+        let access = Access {
+            method: "-".into(),
+            target: "-".into(),
+            status,
+            bytes: 0,
+            started: Instant::now(),
+        };
+        self.send_page(ctx, status, Persist::Close, &[], false, access);
+    }
+
+    fn log(&self, access: &Access, cut_short: Option<&str>) {
+        info!(
+            "{} \"{} {}\" {} {} {}µs{}",
+            self.peer,
+            access.method,
+            access.target,
+            access.status,
+            access.bytes,
+            access.started.elapsed().as_micros(),
+            cut_short.map_or(String::new(), |why| format!(" (cut short: {why})"))
+        );
+    }
+
+    // ----- phases and timers ------------------------------------------------
+
+    /// The first byte of a request head arrived.
+    fn head_begun(&mut self, ctx: &mut Ctx<'_, Server>) {
+        match self.phase {
+            // The first head's time has run since connect.
+            Phase::Fresh => self.phase = Phase::Head,
+            Phase::Idle => {
+                self.unpark(ctx);
+                let limit = ctx.shared_ref().header_timeout;
+                self.deadline = Some(ctx.set_timer(limit, HEADER_TIMER));
+                self.phase = Phase::Head;
+            }
+            Phase::Head | Phase::Busy | Phase::Closing => {}
+        }
+    }
+
+    /// Waits for the next request: keep-alive timer, and a place on the
+    /// server's idle list, oldest first, for eviction when connections run short.
+    fn park(&mut self, ctx: &mut Ctx<'_, Server>) {
+        let token = ctx.token();
+        let server = ctx.shared();
+        let key = server.next_idle;
+        server.next_idle += 1;
+        server.idle.insert(key, token);
+        self.idle_key = Some(key);
+        let limit = server.keepalive_timeout;
+        self.deadline = Some(ctx.set_timer(limit, KEEPALIVE_TIMER));
+    }
+
+    fn unpark(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.cancel_deadline(ctx);
+        if let Some(key) = self.idle_key.take() {
+            ctx.shared().idle.remove(&key);
+        }
+    }
+
+    fn cancel_deadline(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if let Some(timer) = self.deadline.take() {
+            ctx.cancel_timer(timer);
+        }
+    }
+
+    fn enter_closing(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.unpark(ctx);
+        self.phase = Phase::Closing;
+    }
+
+    /// Closes once what is queued has been sent.
+    fn close(&mut self, ctx: &mut Ctx<'_, Server>) {
+        ctx.close();
+        self.enter_closing(ctx);
+    }
+}
+
+impl Protocol<Server> for Http {
+    fn connection_made(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.peer = ctx
+            .peer_addr()
+            .map_or_else(|_| "-".into(), |a| a.to_string());
+        let server = ctx.shared();
+        server.open += 1;
+        let limit = server.header_timeout;
+        // Near the connection limit, make room as nginx does: the oldest
+        // idle keep-alive connections go first, and only they.
+        let mut excess = server.open.saturating_sub(server.crowded_above());
+        while excess > 0 {
+            let Some((_, token)) = ctx.shared().idle.pop_first() else {
+                break;
+            };
+            info!("near the connection limit: closing idle keep-alive connection {token:?}");
+            ctx.close_other(token);
+            excess -= 1;
+        }
+        self.deadline = Some(ctx.set_timer(limit, HEADER_TIMER));
+    }
+
+    fn data_received(&mut self, ctx: &mut Ctx<'_, Server>, data: &[u8]) -> usize {
+        let mut used = 0;
+        while self.phase != Phase::Closing && self.transfer.is_none() {
+            if self.skip > 0 {
+                let n = self.skip.min((data.len() - used) as u64);
+                used += n as usize;
+                self.skip -= n;
+                if self.skip > 0 {
+                    break;
+                }
+            }
+            let rest = &data[used..];
+            if rest.is_empty() {
+                break;
+            }
+            if ctx.queued() > QUEUE_TARGET {
+                // A client pipelining faster than it reads: answer the rest
+                // as the responses drain, not all into memory now.
+                debug!(
+                    "{}: responses queued; holding back pipelined requests",
+                    self.peer
+                );
+                self.backlogged = true;
+                break;
+            }
+            self.head_begun(ctx);
+            match request::parse_head(rest) {
+                Head::Partial => break,
+                Head::Invalid(status) => {
+                    self.fail(ctx, status);
+                    used = data.len();
+                }
+                Head::Complete(request, n) => {
+                    used += n;
+                    self.cancel_deadline(ctx);
+                    self.phase = Phase::Busy;
+                    // A body on a GET means nothing here, but its bytes must
+                    // not be read as the next request: skip them.
+                    self.skip = request.body_len;
+                    self.respond(ctx, request);
+                }
+            }
+        }
+        self.held_back = used < data.len();
+        if self.transfer.is_some() || self.backlogged {
+            // Answer in order: the next request waits until this file is out
+            // or the queue has drained.
+            ctx.pause_reading();
+            if self.backlogged {
+                self.schedule_pump(ctx);
+            }
+        } else if self.peer_eof && self.phase != Phase::Closing {
+            // Everything the peer will ever send has been answered.
+            self.close(ctx);
+        } else if self.phase == Phase::Idle && self.idle_key.is_none() {
+            self.park(ctx);
+        }
+        used
+    }
+
+    fn eof_received(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.peer_eof = true;
+        // A streaming file is finished first; then the connection closes.
+        if self.transfer.is_none() && self.phase != Phase::Closing {
+            self.close(ctx);
+        }
+    }
+
+    fn pause_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.write_paused = true;
+        let limit = ctx.shared_ref().send_timeout;
+        self.send_timer = Some(ctx.set_timer(limit, SEND_TIMER));
+    }
+
+    fn resume_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.write_paused = false;
+        if let Some(timer) = self.send_timer.take() {
+            ctx.cancel_timer(timer);
+        }
+        self.carry_on(ctx);
+    }
+
+    fn timer_fired(&mut self, ctx: &mut Ctx<'_, Server>, id: u64) {
+        match (id, self.phase) {
+            (PUMP_TIMER, _) => {
+                self.pump_scheduled = false;
+                // While paused, resume_writing carries on instead.
+                if !self.write_paused {
+                    self.carry_on(ctx);
+                }
+            }
+            (SEND_TIMER, _) => {
+                self.send_timer = None;
+                info!("{}: not reading its responses; closing", self.peer);
+                ctx.abort("the peer stopped reading");
+                self.enter_closing(ctx);
+            }
+            (HEADER_TIMER, Phase::Fresh) => {
+                self.deadline = None;
+                info!(
+                    "{}: no request within the header timeout; closing",
+                    self.peer
+                );
+                self.close(ctx);
+            }
+            (HEADER_TIMER, Phase::Head) => {
+                self.deadline = None;
+                self.fail(ctx, 408);
+            }
+            (KEEPALIVE_TIMER, Phase::Idle) => {
+                self.deadline = None;
+                self.close(ctx);
+            }
+            // Timers are cancelled when their phase ends; nothing else to do.
+            _ => {}
+        }
+    }
+
+    fn connection_lost(&mut self, ctx: &mut Ctx<'_, Server>, reason: Option<io::Error>) {
+        let server = ctx.shared();
+        server.open = server.open.saturating_sub(1);
+        if let Some(key) = self.idle_key.take() {
+            server.idle.remove(&key);
+        }
+        // A client gone mid-file costs nothing more: the file closes here.
+        if let Some(transfer) = self.transfer.take() {
+            let why = reason.map_or_else(|| "closed".to_string(), |e| e.to_string());
+            self.log(&transfer.access, Some(&why));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

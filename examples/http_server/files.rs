@@ -1,0 +1,257 @@
+//! From a request target to a file under the root, and never outside it.
+//!
+//! The order matters: percent-decode once, then judge the decoded segments
+//! (`..`, NUL), then let the filesystem resolve symlinks and check that the
+//! result is still under the root. A `%252e%252e` decodes once, to a file
+//! literally named `%2e%2e`, which is not a way up.
+
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What a request target names.
+#[derive(Debug)]
+pub enum Target {
+    /// A regular file, opened.
+    File(Found),
+    /// A directory asked for without its trailing slash: redirect here.
+    Redirect(String),
+    /// Nothing this server will serve.
+    NotFound,
+}
+
+/// A file to serve.
+#[derive(Debug)]
+pub struct Found {
+    pub file: File,
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+    pub content_type: &'static str,
+}
+
+/// Why a target is not even a path: the request was malformed (400).
+#[derive(Debug, PartialEq)]
+pub struct BadTarget;
+
+/// Resolves `target` (as sent, percent-encoded, query included) under
+/// `root`, which must be canonical.
+pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
+    let (path, query) = split_target(target)?;
+    let decoded = decode(path)?;
+    if decoded.contains(&0) {
+        return Ok(Target::NotFound);
+    }
+    let mut wanted = root.to_path_buf();
+    for segment in decoded.split(|&b| b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." => return Ok(Target::NotFound),
+            name => wanted.push(OsStr::from_bytes(name)),
+        }
+    }
+    let Some(real) = inside(root, &wanted) else {
+        return Ok(Target::NotFound);
+    };
+    if real.is_dir() {
+        if !path.ends_with('/') {
+            let location = match query {
+                Some(query) => format!("{path}/?{query}"),
+                None => format!("{path}/"),
+            };
+            return Ok(Target::Redirect(location));
+        }
+        wanted.push("index.html");
+        return Ok(match inside(root, &wanted) {
+            Some(real) => open(&real, "html"),
+            None => Target::NotFound,
+        });
+    }
+    // The type follows the name that was asked for, as a browser expects,
+    // not the name a symlink happens to point at.
+    let extension = wanted.extension().and_then(OsStr::to_str).unwrap_or("");
+    Ok(open(&real, extension))
+}
+
+/// The path and query of a request target. The absolute form
+/// (`http://host/path`), which servers must accept, is reduced to its path.
+fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
+    let mut target = target;
+    for scheme in ["http://", "https://"] {
+        if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &target[scheme.len()..];
+            target = rest.find('/').map_or("/", |slash| &rest[slash..]);
+        }
+    }
+    if !target.starts_with('/') {
+        return Err(BadTarget);
+    }
+    let target = target.split('#').next().unwrap_or(target);
+    Ok(match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    })
+}
+
+/// Percent-decodes a path, refusing a `%` not followed by two hex digits
+/// (the decoder itself would pass it through).
+fn decode(path: &str) -> Result<Vec<u8>, BadTarget> {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'%') {
+        let at = i + offset;
+        match bytes.get(at + 1..at + 3) {
+            Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
+            _ => return Err(BadTarget),
+        }
+    }
+    Ok(percent_encoding::percent_decode(bytes).collect())
+}
+
+/// The real path of `wanted` if it exists and, symlinks resolved, is still
+/// under `root`.
+fn inside(root: &Path, wanted: &Path) -> Option<PathBuf> {
+    let real = wanted.canonicalize().ok()?;
+    real.starts_with(root).then_some(real)
+}
+
+/// Opens a regular file. O_NONBLOCK because a FIFO planted under the root
+/// must not block the whole loop in open(2); anything but a regular file
+/// is then refused.
+fn open(real: &Path, extension: &str) -> Target {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(real)
+    else {
+        return Target::NotFound;
+    };
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Target::File(Found {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            content_type: content_type(extension),
+            file,
+        }),
+        _ => Target::NotFound,
+    }
+}
+
+/// The `Content-Type` for a file name extension.
+pub fn content_type(extension: &str) -> &'static str {
+    match extension.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A scratch directory: `root/` with a few files, and `secret.txt` beside it.
+    pub struct Scratch(pub PathBuf);
+
+    impl Scratch {
+        pub fn new(name: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("http-files-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("root/sub")).unwrap();
+            std::fs::write(dir.join("root/index.html"), "<p>home</p>").unwrap();
+            std::fs::write(dir.join("root/sub/index.html"), "<p>sub</p>").unwrap();
+            std::fs::write(dir.join("root/a b.txt"), "spaced").unwrap();
+            std::fs::write(dir.join("secret.txt"), "secret").unwrap();
+            std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/leak.txt")).unwrap();
+            std::os::unix::fs::symlink("index.html", dir.join("root/home.css")).unwrap();
+            Scratch(dir)
+        }
+
+        pub fn root(&self) -> PathBuf {
+            self.0.join("root").canonicalize().unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn file_len(target: &Target) -> Option<u64> {
+        match target {
+            Target::File(found) => Some(found.len),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn serves_files_and_indexes() {
+        let scratch = Scratch::new("serves");
+        let root = scratch.root();
+        let get = |t: &str| resolve(&root, t).unwrap();
+        assert_eq!(file_len(&get("/")), Some(11));
+        assert_eq!(file_len(&get("/index.html?x=1")), Some(11));
+        assert_eq!(file_len(&get("/sub/")), Some(10));
+        assert_eq!(file_len(&get("/a%20b.txt")), Some(6));
+        assert_eq!(
+            file_len(&get("http://example.com/sub/index.html")),
+            Some(10)
+        );
+        let Target::File(found) = get("/home.css") else {
+            panic!("symlink inside the root")
+        };
+        assert_eq!(found.content_type, "text/css; charset=utf-8");
+        assert!(matches!(get("/sub"), Target::Redirect(l) if l == "/sub/"));
+        assert!(matches!(get("/sub?q"), Target::Redirect(l) if l == "/sub/?q"));
+    }
+
+    #[test]
+    fn never_leaves_the_root() {
+        let scratch = Scratch::new("escape");
+        let root = scratch.root();
+        for target in [
+            "/../secret.txt",
+            "/sub/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E%2Fsecret.txt",
+            "/..%2fsecret.txt",
+            "/%252e%252e/secret.txt",
+            "/leak.txt",
+            "/index.html%00.png",
+            "/nothing",
+        ] {
+            assert!(
+                matches!(resolve(&root, target), Ok(Target::NotFound)),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_targets() {
+        let root = PathBuf::from("/nonexistent");
+        for target in ["/%", "/%2", "/%zz", "/a%2g", "*", "index.html"] {
+            assert_eq!(resolve(&root, target).unwrap_err(), BadTarget, "{target}");
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(content_type("HTML"), "text/html; charset=utf-8");
+        assert_eq!(content_type("jpeg"), "image/jpeg");
+        assert_eq!(content_type("wasm"), "application/wasm");
+        assert_eq!(content_type(""), "application/octet-stream");
+    }
+}

@@ -1,0 +1,671 @@
+//! The http_server example as a real process, spoken to over loopback with a
+//! small HTTP client written here on std's TcpStream.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::{Server, read_exact, read_line, send, wait_until};
+
+/// A site to serve in a scratch directory: `root/` with a few files, and a
+/// `secret.txt` beside it that must never be served.
+struct Site {
+    dir: PathBuf,
+}
+
+const INDEX: &str = "<!DOCTYPE html><title>test</title><p>home</p>\n";
+const STYLE: &str = "body { color: #333; }\n";
+const SUB_INDEX: &str = "<p>sub</p>\n";
+
+impl Site {
+    fn new(name: &str) -> Site {
+        let dir = std::env::temp_dir().join(format!("sockloop-http-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root/sub")).unwrap();
+        std::fs::write(dir.join("root/index.html"), INDEX).unwrap();
+        std::fs::write(dir.join("root/style.css"), STYLE).unwrap();
+        std::fs::write(dir.join("root/data.json"), "{}").unwrap();
+        std::fs::write(dir.join("root/blob.xyz"), "?").unwrap();
+        std::fs::write(dir.join("root/sub/index.html"), SUB_INDEX).unwrap();
+        std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/leak.txt")).unwrap();
+        Site { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    fn start(&self, extra: &[&str]) -> Server {
+        let root = self.root();
+        let mut args = vec!["--addr", "127.0.0.1:0", "--root", root.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Server::start("http_server", &args)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One response as the client read it.
+struct Response {
+    status: u16,
+    /// Header names lower-cased, in order.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads a status line and headers.
+fn read_head(stream: &mut impl Read) -> (u16, Vec<(String, String)>) {
+    let status_line = read_line(stream);
+    let mut words = status_line.trim_end_matches('\r').split(' ');
+    assert_eq!(
+        words.next(),
+        Some("HTTP/1.1"),
+        "status line {status_line:?}"
+    );
+    let status = words
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(stream);
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            return (status, headers);
+        }
+        let (name, value) = line.split_once(':').expect("a header line");
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+}
+
+/// Reads one response; a response to HEAD (or a 304) has no body whatever
+/// its Content-Length says.
+fn read_response(stream: &mut impl Read, to_head: bool) -> Response {
+    let (status, headers) = read_head(stream);
+    let mut response = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if !to_head && status != 304 {
+        let len = response
+            .header("content-length")
+            .expect("Content-Length")
+            .parse()
+            .expect("a numeric Content-Length");
+        response.body = read_exact(stream, len);
+    }
+    response
+}
+
+fn get(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+/// Sends `raw` on a new connection and reads one response.
+fn exchange(server: &Server, raw: &str) -> (Response, TcpStream) {
+    let mut stream = server.connect();
+    send(&mut stream, raw.as_bytes());
+    let response = read_response(&mut stream, raw.starts_with("HEAD "));
+    (response, stream)
+}
+
+/// Whether the server closed the connection: EOF, with nothing more sent.
+fn closed_quietly(stream: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn get_root_serves_index_html() {
+    let site = Site::new("root");
+    let server = site.start(&[]);
+    let (r, _) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), INDEX);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(INDEX.len().to_string().as_str())
+    );
+    assert_eq!(r.header("server"), Some("sockloop"));
+    assert!(httpdate::parse_http_date(r.header("date").unwrap()).is_ok());
+    assert!(httpdate::parse_http_date(r.header("last-modified").unwrap()).is_ok());
+    assert_eq!(
+        r.header("connection"),
+        None,
+        "HTTP/1.1 keeps the connection"
+    );
+}
+
+#[test]
+fn content_type_follows_the_extension() {
+    let site = Site::new("types");
+    let server = site.start(&[]);
+    for (target, body, content_type) in [
+        ("/style.css", STYLE, "text/css; charset=utf-8"),
+        ("/data.json", "{}", "application/json"),
+        ("/blob.xyz", "?", "application/octet-stream"),
+        ("/sub/", SUB_INDEX, "text/html; charset=utf-8"),
+    ] {
+        let (r, _) = exchange(&server, &get(target));
+        assert_eq!((r.status, r.text().as_str()), (200, body), "{target}");
+        assert_eq!(r.header("content-type"), Some(content_type), "{target}");
+    }
+}
+
+#[test]
+fn head_sends_the_headers_and_no_body() {
+    let site = Site::new("head");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, "HEAD /style.css HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-length"),
+        Some(STYLE.len().to_string().as_str())
+    );
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    // Had a body followed, this would read it as the next status line.
+    send(&mut stream, get("/").as_bytes());
+    let next = read_response(&mut stream, false);
+    assert_eq!((next.status, next.text().as_str()), (200, INDEX));
+}
+
+#[test]
+fn if_modified_since_gets_304() {
+    let site = Site::new("ims");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, &get("/"));
+    let last_modified = r.header("last-modified").unwrap().to_string();
+    let conditional =
+        |since: &str| format!("GET / HTTP/1.1\r\nHost: test\r\nIf-Modified-Since: {since}\r\n\r\n");
+    send(&mut stream, conditional(&last_modified).as_bytes());
+    let r = read_response(&mut stream, false);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("last-modified"), Some(last_modified.as_str()));
+    // An older date: the file changed since, so it comes whole. (On the same
+    // connection: had the 304 carried a body, this would be out of step.)
+    send(
+        &mut stream,
+        conditional("Thu, 01 Jan 1970 00:00:00 GMT").as_bytes(),
+    );
+    let r = read_response(&mut stream, false);
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+}
+
+#[test]
+fn missing_file_is_404_with_a_page() {
+    let site = Site::new("404");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, &get("/no/such/file.html"));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+    send(&mut stream, get("/").as_bytes());
+    assert_eq!(
+        read_response(&mut stream, false).status,
+        200,
+        "a 404 keeps the connection"
+    );
+}
+
+#[test]
+fn other_methods_get_405_with_allow() {
+    let site = Site::new("405");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(
+        &server,
+        "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\nbody",
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    send(&mut stream, get("/").as_bytes());
+    let r = read_response(&mut stream, false);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, INDEX),
+        "the body was skipped"
+    );
+}
+
+#[test]
+fn a_body_on_a_get_is_skipped() {
+    let site = Site::new("body");
+    let server = site.start(&[]);
+    let raw = "GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 17\r\n\r\nGET /nothing HTTP";
+    let (r, mut stream) = exchange(&server, &format!("{raw}{}", get("/style.css")));
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+    let r = read_response(&mut stream, false);
+    assert_eq!((r.status, r.text().as_str()), (200, STYLE));
+}
+
+/// Sends `raw` and expects `status` with `Connection: close`, then EOF.
+fn refused(server: &Server, raw: &[u8], status: u16) {
+    let mut stream = server.connect();
+    send(&mut stream, raw);
+    let r = read_response(&mut stream, false);
+    assert_eq!(
+        r.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&raw[..raw.len().min(60)])
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_quietly(&mut stream), "closed after {status}");
+}
+
+#[test]
+fn bad_percent_encoding_is_400() {
+    let site = Site::new("400");
+    let server = site.start(&[]);
+    refused(&server, get("/%zz").as_bytes(), 400);
+    refused(&server, get("/index.html%2").as_bytes(), 400);
+    refused(&server, b"GET / HTTP/1.1\r\n\r\n", 400); // no Host
+}
+
+#[test]
+fn request_line_over_8k_is_414() {
+    let site = Site::new("414");
+    let server = site.start(&[]);
+    let long = format!("/{}", "a".repeat(9000));
+    refused(&server, get(&long).as_bytes(), 414);
+}
+
+#[test]
+fn head_over_8k_is_431() {
+    let site = Site::new("431");
+    let server = site.start(&[]);
+    let raw = format!(
+        "GET / HTTP/1.1\r\nHost: test\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(9000)
+    );
+    refused(&server, raw.as_bytes(), 431);
+}
+
+#[test]
+fn other_http_versions_are_505() {
+    let site = Site::new("505");
+    let server = site.start(&[]);
+    refused(&server, b"GET / HTTP/2.0\r\n\r\n", 505);
+    refused(&server, b"GET / HTTP/1.2\r\nHost: test\r\n\r\n", 505);
+    refused(&server, b"GET / HTTP/0.9\r\n\r\n", 505);
+}
+
+#[test]
+fn directory_without_slash_is_301() {
+    let site = Site::new("301");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, &get("/sub?x=1"));
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/sub/?x=1"));
+    send(&mut stream, get("/sub/").as_bytes());
+    let r = read_response(&mut stream, false);
+    assert_eq!((r.status, r.text().as_str()), (200, SUB_INDEX));
+}
+
+#[test]
+fn request_split_at_every_byte_is_parsed_the_same() {
+    let site = Site::new("bytewise");
+    let server = site.start(&[]);
+    let raw = "GET /style.css?v=2 HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n\r\n";
+    let mut stream = server.connect();
+    stream.set_nodelay(true).unwrap();
+    for byte in raw.as_bytes() {
+        stream.write_all(std::slice::from_ref(byte)).unwrap();
+    }
+    let bytewise = read_response(&mut stream, false);
+    let (whole, _) = exchange(&server, raw);
+    assert_eq!((bytewise.status, bytewise.text().as_str()), (200, STYLE));
+    assert_eq!(
+        bytewise.header("content-type"),
+        whole.header("content-type")
+    );
+    assert_eq!(bytewise.body, whole.body);
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let site = Site::new("pipeline");
+    let server = site.start(&[]);
+    let raw = format!("{}{}{}", get("/style.css"), get("/nothing"), get("/"));
+    let (first, mut stream) = exchange(&server, &raw);
+    let second = read_response(&mut stream, false);
+    let third = read_response(&mut stream, false);
+    assert_eq!((first.status, first.text().as_str()), (200, STYLE));
+    assert_eq!(second.status, 404);
+    assert_eq!((third.status, third.text().as_str()), (200, INDEX));
+}
+
+#[test]
+fn hundreds_of_pipelined_requests_are_all_answered_in_order() {
+    let site = Site::new("flood");
+    // 8 KiB responses: a few pipelined requests queue more than the server
+    // lets itself queue, so it must stop parsing and hold the rest back.
+    let page: String = (0..8192)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    std::fs::write(site.root().join("page.txt"), &page).unwrap();
+    let server = site.start(&[]);
+    let mut stream = server.connect();
+    let mut writer = stream.try_clone().unwrap();
+    let pairs = 300;
+    let sender = std::thread::spawn(move || {
+        let pair = format!("{}{}", get("/page.txt"), get("/data.json"));
+        send(&mut writer, pair.repeat(pairs).as_bytes());
+    });
+    for i in 0..pairs {
+        let text = read_response(&mut stream, false);
+        let json = read_response(&mut stream, false);
+        assert_eq!(
+            (text.status, text.body.len()),
+            (200, page.len()),
+            "pair {i}"
+        );
+        assert_eq!(text.text(), page, "pair {i}");
+        assert_eq!((json.status, json.text().as_str()), (200, "{}"), "pair {i}");
+    }
+    sender.join().unwrap();
+}
+
+#[test]
+fn keep_alive_serves_two_requests_on_one_connection() {
+    let site = Site::new("keepalive");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    send(&mut stream, get("/style.css").as_bytes());
+    let r = read_response(&mut stream, false);
+    assert_eq!((r.status, r.text().as_str()), (200, STYLE));
+}
+
+#[test]
+fn http_1_0_closes_unless_it_asks_for_keep_alive() {
+    let site = Site::new("http10");
+    let server = site.start(&[]);
+    let (r, mut stream) = exchange(&server, "GET / HTTP/1.0\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_quietly(&mut stream));
+
+    let keep = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let (r, mut stream) = exchange(&server, keep);
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    send(&mut stream, keep.as_bytes());
+    assert_eq!(read_response(&mut stream, false).status, 200);
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let site = Site::new("close");
+    let server = site.start(&[]);
+    let raw = "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    let (r, mut stream) = exchange(&server, raw);
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_quietly(&mut stream));
+}
+
+#[test]
+fn traversal_attempts_are_404() {
+    let site = Site::new("traversal");
+    let server = site.start(&[]);
+    let mut stream = server.connect();
+    for target in [
+        "/../secret.txt",
+        "/sub/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/secret.txt",
+        "/..%2fsecret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/sub%2f..%2f..%2fsecret.txt",
+        "/%252e%252e/secret.txt",
+        "/%252e%252e%252fsecret.txt",
+        "/index.html%00",
+        "/%00/../secret.txt",
+        "/leak.txt",
+    ] {
+        send(&mut stream, get(target).as_bytes());
+        let r = read_response(&mut stream, false);
+        assert_eq!(r.status, 404, "{target}");
+        assert!(!r.text().contains("top secret"), "{target}");
+    }
+}
+
+const BIG: u64 = 100 * 1024 * 1024;
+
+fn with_big_file(site: &Site) {
+    // Sparse: no disk is spent, and it reads as zeros.
+    let file = std::fs::File::create(site.root().join("big.bin")).unwrap();
+    file.set_len(BIG).unwrap();
+}
+
+#[test]
+fn a_100_mib_file_streams_in_bounded_memory() {
+    let site = Site::new("big");
+    with_big_file(&site);
+    let server = site.start(&[]);
+    let (warm, mut stream) = exchange(&server, &get("/"));
+    assert_eq!(warm.status, 200);
+    let baseline = server.rss_kib();
+
+    send(&mut stream, get("/big.bin").as_bytes());
+    // Leave the response unread for a moment: a server that read the file
+    // whole, or queued it all, would show it now.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut peak = server.rss_kib();
+    let (status, headers) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-length".into(), BIG.to_string())));
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut received = 0u64;
+    let mut nonzero = false;
+    while received < BIG {
+        let want = buf.len().min((BIG - received) as usize);
+        let n = stream.read(&mut buf[..want]).expect("reading the body");
+        assert!(n > 0, "EOF after {received} bytes");
+        nonzero |= buf[..n].iter().any(|&b| b != 0);
+        received += n as u64;
+        if received % (8 * 1024 * 1024) < n as u64 {
+            peak = peak.max(server.rss_kib());
+        }
+    }
+    assert!(!nonzero, "a sparse file reads as zeros");
+    let growth = peak.saturating_sub(baseline);
+    assert!(
+        growth < 30 * 1024,
+        "RSS grew by {growth} KiB serving 100 MiB"
+    );
+    // Still in step and still open.
+    send(&mut stream, get("/style.css").as_bytes());
+    assert_eq!(read_response(&mut stream, false).text(), STYLE);
+}
+
+#[test]
+fn a_client_leaving_mid_file_costs_nothing_more() {
+    let site = Site::new("leave");
+    with_big_file(&site);
+    let server = site.start(&[]);
+    let fds = server.fd_count();
+
+    let mut stream = server.connect();
+    send(&mut stream, get("/big.bin").as_bytes());
+    let (status, _) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    read_exact(&mut stream, 1024 * 1024);
+    assert!(server.fd_count() > fds, "the socket and the file are open");
+    drop(stream);
+    wait_until("the socket and the file are closed", || {
+        server.fd_count() <= fds
+    });
+
+    let (r, _) = exchange(&server, &get("/"));
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    let site = Site::new("stuck");
+    with_big_file(&site);
+    let server = site.start(&["--send-timeout", "0.5"]);
+    let fds = server.fd_count();
+    let mut stream = server.connect();
+    send(&mut stream, get("/big.bin").as_bytes());
+    let (status, _) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    read_exact(&mut stream, 64 * 1024);
+    // Now read nothing: the server's queue stays full.
+    assert!(server.fd_count() > fds, "the socket and the file are open");
+    wait_until("the connection and the file are closed", || {
+        server.fd_count() <= fds
+    });
+    let mut received = 64 * 1024;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading after the cut: {e}"),
+        }
+    }
+    assert!(received < BIG, "cut off before the end");
+}
+
+#[test]
+fn slow_request_head_gets_408_and_idle_connection_is_closed() {
+    let site = Site::new("slow");
+    let server = site.start(&["--header-timeout", "0.5"]);
+    let started = Instant::now();
+    let mut slow = server.connect();
+    send(&mut slow, b"GET / HT");
+    let r = read_response(&mut slow, false);
+    assert_eq!(r.status, 408);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_quietly(&mut slow));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let mut silent = server.connect();
+    assert!(
+        closed_quietly(&mut silent),
+        "a silent connection is closed without a word"
+    );
+
+    // A head that begins after a keep-alive wait gets its own full time.
+    let (r, mut reused) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    send(&mut reused, b"GET /style.css HTTP/1.1\r\n");
+    let r = read_response(&mut reused, false);
+    assert_eq!(r.status, 408);
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_the_timeout() {
+    let site = Site::new("idle");
+    let server = site.start(&["--keepalive-timeout", "0.5"]);
+    let (r, mut stream) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    assert!(closed_quietly(&mut stream));
+}
+
+#[test]
+fn near_the_connection_limit_the_oldest_idle_connection_makes_room() {
+    let site = Site::new("limit");
+    let server = site.start(&["--max-connections", "10"]);
+    // Nine keep-alive connections, idle after one request each, oldest first.
+    let mut idle: Vec<TcpStream> = (0..9)
+        .map(|_| {
+            let (r, stream) = exchange(&server, &get("/"));
+            assert_eq!(r.status, 200);
+            stream
+        })
+        .collect();
+    // The tenth passes 90%: the oldest idle one is closed for it.
+    let (r, _newest) = exchange(&server, &get("/style.css"));
+    assert_eq!(r.status, 200);
+    assert!(
+        closed_quietly(&mut idle[0]),
+        "the oldest idle connection was closed"
+    );
+    send(&mut idle[1], get("/").as_bytes());
+    assert_eq!(
+        read_response(&mut idle[1], false).status,
+        200,
+        "the others stay"
+    );
+}
+
+#[test]
+fn threads_flag_is_refused_for_now() {
+    let out = Command::new(util::example_path("http_server"))
+        .args(["--addr", "127.0.0.1:0", "--threads", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --threads > 1 is not available yet\n"
+    );
+}
+
+#[test]
+fn bad_flags_and_missing_root_fail_cleanly() {
+    let run = |args: &[&str]| {
+        Command::new(util::example_path("http_server"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--header-timeout", "soon"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad flag value is a usage error"
+    );
+    let out = run(&["--addr", "127.0.0.1:0", "--root", "/nonexistent/www"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let site = Site::new("sigterm");
+    let mut server = site.start(&[]);
+    let (r, _stream) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+}
