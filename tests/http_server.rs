@@ -624,18 +624,22 @@ fn near_the_connection_limit_the_oldest_idle_connection_makes_room() {
 }
 
 #[test]
-fn threads_flag_is_refused_for_now() {
-    let out = Command::new(util::example_path("http_server"))
-        .args(["--addr", "127.0.0.1:0", "--threads", "2"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: --threads > 1 is not available yet\n"
-    );
+fn two_threads_serve_the_same_port_and_stop_on_sigterm() {
+    let site = Site::new("threads");
+    let mut server = site.start(&["--threads", "2"]);
+    // Several connections: the kernel spreads them over both reactors.
+    for _ in 0..8 {
+        let mut stream = server.connect();
+        send(&mut stream, get("/").as_bytes());
+        let (status, _) = read_head(&mut stream);
+        assert_eq!(status, 200);
+    }
+    let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .count();
+    assert!(threads >= 3, "main thread and two reactors, found {threads}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
 #[test]

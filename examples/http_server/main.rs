@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::OrFail;
-use sockloop::{Config, Reactor, Token};
+use sockloop::{Config, Reactor, Token, Workers};
 
 use connection::Http;
 
@@ -81,7 +81,8 @@ struct Args {
     /// Most connections open at once.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
-    /// Event-loop threads. Only 1 for now.
+    /// Event-loop threads: N reactors share the port (SO_REUSEPORT), each
+    /// with its own connections and its own --max-connections.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
 }
@@ -138,13 +139,6 @@ impl Server {
 
 fn main() {
     let args = Args::parse();
-    if args.threads > 1 {
-        // One reactor per thread, each with its own listener on the same
-        // address (SO_REUSEPORT), is the plan: `serve` is what each thread
-        // would run. It waits for the library's multi-reactor entry point.
-        eprintln!("error: --threads > 1 is not available yet");
-        std::process::exit(2);
-    }
     common::init_logging();
     let root = args.root.canonicalize().or_fail(&format!(
         "opening the root directory {}",
@@ -153,19 +147,49 @@ fn main() {
     if !root.is_dir() {
         common::fail("serving", format!("{} is not a directory", root.display()));
     }
-    let mut server = Server::new(root, args.max_connections as usize);
-    server.header_timeout = args.header_timeout;
-    server.keepalive_timeout = args.keepalive_timeout;
-    server.send_timeout = args.send_timeout;
-    serve(&args.addr, server);
+    let make_server = move || {
+        let mut server = Server::new(root.clone(), args.max_connections as usize);
+        server.header_timeout = args.header_timeout;
+        server.keepalive_timeout = args.keepalive_timeout;
+        server.send_timeout = args.send_timeout;
+        server
+    };
+    if args.threads > 1 {
+        serve_threads(usize::from(args.threads), &args.addr, make_server);
+    } else {
+        serve(&args.addr, make_server());
+    }
+}
+
+fn config_for(server: &Server) -> Config {
+    Config {
+        max_connections: server.max_connections,
+        ..Config::default()
+    }
+}
+
+/// Runs `threads` reactors on `addr`, one per thread, until a signal.
+fn serve_threads(
+    threads: usize,
+    addr: &str,
+    make_server: impl Fn() -> Server + Send + Sync + 'static,
+) {
+    let workers = Workers::spawn(threads, addr, move |_, listener| {
+        let server = make_server();
+        let config = config_for(&server);
+        let mut reactor = Reactor::with_config(server, config)?;
+        reactor.listen_tcp_std(listener, Http::new)?;
+        reactor.shutdown_on_signals()?;
+        Ok(reactor)
+    })
+    .or_fail(&format!("listening on {addr}"));
+    common::announce(workers.local_addr());
+    workers.join().or_fail("running the reactors");
 }
 
 /// Runs one reactor serving `server.root` on `addr` until a signal.
 fn serve(addr: &str, server: Server) {
-    let config = Config {
-        max_connections: server.max_connections,
-        ..Config::default()
-    };
+    let config = config_for(&server);
     let mut reactor = Reactor::with_config(server, config).or_fail("creating the reactor");
     let listener = reactor
         .listen_tcp(addr, Http::new)
