@@ -264,9 +264,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.add_fd(fd, Box::new(protocol))
     }
 
-    /// Adds a datagram protocol on an already bound socket's token... see
-    /// [`Reactor::bind_udp`](crate::Reactor::bind_udp); here for protocols
-    /// that open sockets themselves.
+    /// Binds a UDP socket for a datagram protocol, from inside a callback
+    /// (see [`Reactor::bind_udp`](crate::Reactor::bind_udp)).
     pub fn bind_udp(
         &mut self,
         addr: SocketAddr,

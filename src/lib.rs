@@ -88,3 +88,8 @@ pub use protocol::{DatagramProtocol, Protocol};
 pub use reactor::Reactor;
 pub use timer::TimerId;
 pub use workers::{Workers, reuseport_listener};
+
+/// The README's code samples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

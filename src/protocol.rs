@@ -85,7 +85,7 @@ pub trait Protocol<S: 'static = ()>: 'static {
         let _ = (ctx, id);
     }
 
-    /// An outgoing connection (see [`Ctx::connect`]) could not be established.
+    /// An outgoing connection (see [`Ctx::connect_tcp`]) could not be established.
     /// No other callback is called for it.
     fn connection_failed(&mut self, ctx: &mut Ctx<'_, S>, error: io::Error) {
         let _ = ctx;
