@@ -637,7 +637,10 @@ fn two_threads_serve_the_same_port_and_stop_on_sigterm() {
     let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
         .unwrap()
         .count();
-    assert!(threads >= 3, "main thread and two reactors, found {threads}");
+    assert!(
+        threads >= 3,
+        "main thread and two reactors, found {threads}"
+    );
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
