@@ -624,8 +624,7 @@ impl<S: 'static> Core<S> {
         let linger = reason.is_none()
             && is_socket
             && !conn.has(flag::EOF)
-            && !matches!(conn.stream, Stream::Memory(_))
-            && self.shutdown_deadline.is_none();
+            && !matches!(conn.stream, Stream::Memory(_));
         // Sockets are the news at info level; pipes (stdin, a child's output) are detail.
         let level = if is_socket {
             log::Level::Info
@@ -649,7 +648,11 @@ impl<S: 'static> Core<S> {
             if let (true, Some(protocol)) = (made, protocol) {
                 self.call_lost(token, protocol, None);
             }
-            let deadline = Instant::now() + self.config.linger_timeout;
+            // During a shutdown the lingering ends by the shutdown deadline at the latest.
+            let mut deadline = Instant::now() + self.config.linger_timeout;
+            if let Some(shutdown) = self.shutdown_deadline {
+                deadline = deadline.min(shutdown);
+            }
             self.timers.insert(deadline, None, TimerKind::Linger(token));
             self.drain_lingering(token);
             return;
@@ -794,7 +797,9 @@ impl<S: 'static> Core<S> {
             match self.entry(token).map(|e| &e.source) {
                 Some(Source::Listener(_)) => drop(self.remove(token)),
                 Some(Source::Datagram(_)) => self.close_datagram(token),
-                Some(Source::Conn(c)) if c.has(flag::LINGERING) => drop(self.remove(token)),
+                // Lingering ones finish on the peer's EOF or the deadline.
+                Some(Source::Conn(c)) if c.has(flag::LINGERING) => {}
+                Some(Source::Conn(c)) if c.has(flag::CONNECTING) => self.give_up_connecting(token),
                 Some(Source::Conn(_)) => self.close(token),
                 Some(Source::Signals(_)) | None => {}
             }
@@ -802,6 +807,22 @@ impl<S: 'static> Core<S> {
         self.tokens = tokens;
         self.settle_all();
         self.check_stopped();
+    }
+
+    /// An outgoing connection still in progress when the reactor shuts down
+    /// gets `connection_failed`, so its protocol knows it was given up.
+    fn give_up_connecting(&mut self, token: Token) {
+        if let Some(Source::Conn(mut conn)) = self.remove(token) {
+            if let Some(mut protocol) = conn.protocol.take() {
+                let error = io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "the reactor shut down before the connection was established",
+                );
+                self.run_guarded(token, "connection_failed", |ctx| {
+                    protocol.connection_failed(ctx, error)
+                });
+            }
+        }
     }
 
     /// The shutdown deadline passed: close whatever is still flushing.
