@@ -1,0 +1,121 @@
+# shellcheck shell=bash
+# Shared by the benchmark scripts (sourced, not run): paths, tools, builds,
+# and starting, measuring and stopping one server at a time. Loopback only.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+REL=$TARGET/release
+LOADGEN=$REL/examples/loadgen
+C_ECHO=$TARGET/bench-c/epoll_echo
+SERVER_CPU=${SERVER_CPU:-0}
+# The real interpreter, not a version manager's shim script in front of it.
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
+LOAD_CPU=${LOAD_CPU:-1}
+
+# name -> command (each takes --addr and prints `listening on ADDR` first)
+declare -A SERVER_CMD=(
+    [sockloop]="$REL/examples/echo_server"
+    [c_epoll]="$C_ECHO"
+    [mio]="$REL/mio_echo"
+    [tokio]="$REL/tokio_echo"
+    [python]="$PYTHON $BENCH_DIR/py/selectors_echo.py"
+)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Installs the Debian packages that provide the given commands, if missing.
+APT_UPDATED=
+need() {
+    local missing=()
+    local cmd pkg
+    for cmd in "$@"; do
+        command -v "$cmd" >/dev/null 2>&1 && continue
+        case $cmd in
+            taskset) pkg=util-linux ;;
+            callgrind_annotate) pkg=valgrind ;;
+            *) pkg=$cmd ;;
+        esac
+        missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    if [ -z "$APT_UPDATED" ]; then
+        apt-get update -qq >&2 || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 ||
+        die "cannot install ${missing[*]}"
+}
+
+# Release builds of sockloop's echo_server and loadgen, the Rust baselines,
+# and the C server.
+build_all() {
+    log "building (release) in $TARGET"
+    (cd "$ROOT" && cargo build --release --quiet --example echo_server --example loadgen) ||
+        die "cargo build of the examples failed"
+    (cd "$ROOT" && cargo build --release --quiet -p sockloop-bench) ||
+        die "cargo build of sockloop-bench failed"
+    mkdir -p "$(dirname "$C_ECHO")"
+    cc -O2 -Wall -o "$C_ECHO" "$BENCH_DIR/c/epoll_echo.c" || die "cc failed"
+}
+
+# start_server NAME [PREFIX...]: starts it on CPU $SERVER_CPU on a free port,
+# sets SERVER_PID and SERVER_ADDR. PREFIX (e.g. valgrind ...) runs it.
+start_server() {
+    local name=$1
+    shift
+    local out=$WORK/$name.stdout
+    : >"$out"
+    # shellcheck disable=SC2086  # the command is words on purpose
+    RUST_LOG=${RUST_LOG:-warn} taskset -c "$SERVER_CPU" "$@" ${SERVER_CMD[$name]} \
+        --addr 127.0.0.1:0 >"$out" 2>>"$WORK/$name.stderr" &
+    SERVER_PID=$!
+    for _ in $(seq 600); do
+        if grep -q '^listening on ' "$out"; then
+            SERVER_ADDR=$(sed -n 's/^listening on //p' "$out" | head -1)
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited at start (see $WORK/$name.stderr)"
+        sleep 0.05
+    done
+    die "$name did not print its listening line in 30 s"
+}
+
+# Stops the server: SIGTERM, then SIGKILL after 5 s.
+stop_server() {
+    [ -n "${SERVER_PID:-}" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# On-CPU time of every thread of a process, in nanoseconds
+# (/proc/PID/task/*/schedstat: exact, unlike the 10 ms ticks of utime+stime).
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+}
+
+# utime + stime of a process in clock ticks (/proc/PID/stat fields 14, 15).
+cpu_ticks() {
+    sed 's/.*) //' /proc/"$1"/stat | awk '{print $12 + $13}'
+}
+
+rss_kib() {
+    awk '/^VmRSS:/ {print $2}' /proc/"$1"/status
+}
+
+# loadgen ARGS...: runs the load generator on CPU $LOAD_CPU against
+# $SERVER_ADDR, killed if it overstays $LOADGEN_TIMEOUT seconds; its stdout
+# line goes to stdout, its summary to $LOADGEN_LOG.
+LOADGEN_TIMEOUT=${LOADGEN_TIMEOUT:-600}
+loadgen() {
+    timeout -s KILL "$LOADGEN_TIMEOUT" taskset -c "$LOAD_CPU" "$LOADGEN" \
+        --addr "$SERVER_ADDR" "$@" 2>>"${LOADGEN_LOG:-$WORK/loadgen.log}"
+}
