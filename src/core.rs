@@ -362,8 +362,10 @@ impl<S: 'static> Core<S> {
         if let Some(conn) = self.conn_mut(token) {
             conn.protocol = Some(protocol);
         }
+        // Only what the callback asked for needs settling (a close, a backlog):
+        // those mark the connection dirty themselves, so the common case of a
+        // callback whose write went out whole costs no settle at all.
         self.flush_scratch();
-        self.mark_dirty(token);
         match result {
             Ok(r) => Some(r),
             Err(payload) => {
@@ -464,8 +466,10 @@ impl<S: 'static> Core<S> {
             return;
         };
         if let Some(conn) = conn_in(&mut self.entries, token) {
-            if let Err(e) = send_or_queue(conn, &mut self.pool, &self.scratch_out) {
-                self.abort(token, e);
+            match send_or_queue(conn, &mut self.pool, &self.scratch_out) {
+                Ok(()) if conn.output.is_empty() => {}
+                Ok(()) => self.mark_dirty(token),
+                Err(e) => self.abort(token, e),
             }
         }
         self.scratch_out.clear();
@@ -592,12 +596,14 @@ impl<S: 'static> Core<S> {
         if queued > high_watermark && !conn.has(flag::WRITE_PAUSED) {
             conn.set(flag::WRITE_PAUSED);
             self.invoke(token, |p, ctx| p.pause_writing(ctx));
+            self.mark_dirty(token);
             return;
         }
         if queued <= low_watermark && conn.has(flag::WRITE_PAUSED) {
             conn.clear(flag::WRITE_PAUSED);
             self.ready.push(token);
             self.invoke(token, |p, ctx| p.resume_writing(ctx));
+            self.mark_dirty(token);
             return;
         }
         if queued == 0 {
