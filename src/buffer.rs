@@ -19,11 +19,11 @@ const POOL_MAX_CAPACITY: usize = 256 * 1024;
 /// Free storage blocks shared by every buffer of one reactor.
 #[derive(Default)]
 pub(crate) struct Pool {
-    free: Vec<Vec<u8>>,
+    free: Vec<Box<[u8]>>,
 }
 
 impl Pool {
-    fn take(&mut self) -> Vec<u8> {
+    fn take(&mut self) -> Box<[u8]> {
         self.free.pop().unwrap_or_default()
     }
 
@@ -33,22 +33,23 @@ impl Pool {
         self.free.len()
     }
 
-    fn give(&mut self, block: Vec<u8>) {
+    fn give(&mut self, block: Box<[u8]>) {
         // Blocks keep their initialised length: that is what makes them reusable
         // without zeroing (see `Buffer`).
-        if self.free.len() < POOL_BLOCKS && block.len() <= POOL_MAX_CAPACITY {
+        if !block.is_empty() && self.free.len() < POOL_BLOCKS && block.len() <= POOL_MAX_CAPACITY {
             self.free.push(block);
         }
     }
 }
 
-/// Bytes `data[start..end]` are live. `data.len()` is the initialised size of
-/// the block, so a read goes straight into `data[end..]` without zeroing it
+/// Bytes `data[start..end]` are live. The block is a boxed slice, all of it
+/// initialised (two words where a `Vec` takes three: an idle connection
+/// carries two of these), so a read goes straight into `data[end..]` without zeroing it
 /// again; cursors are `u32` to keep a connection's two buffers small (a
 /// buffer never holds 4 GiB: the reactor's limits stop a peer long before).
 #[derive(Default)]
 pub(crate) struct Buffer {
-    data: Vec<u8>,
+    data: Box<[u8]>,
     start: u32,
     end: u32,
 }
@@ -136,7 +137,13 @@ impl Buffer {
         if self.data.len() < needed {
             let size = needed.max(BLOCK).max(self.data.len() * 2);
             assert!(size <= u32::MAX as usize, "buffer limit is 4 GiB");
-            self.data.resize(size, 0);
+            // Growing copies the live bytes into a bigger zeroed block; the
+            // old block goes back to the pool.
+            let mut bigger = vec![0; size].into_boxed_slice();
+            bigger[..live].copy_from_slice(&self.data[self.start as usize..self.end as usize]);
+            pool.give(std::mem::replace(&mut self.data, bigger));
+            self.start = 0;
+            self.end = live as u32;
         }
     }
 }

@@ -923,11 +923,13 @@ mod tests {
     use super::*;
 
     /// An idle connection is its slab entry and nothing else, so this size is
-    /// the user-space cost of an idle connection (budget: 128 bytes).
+    /// the user-space cost of an idle connection (budget: 128 bytes; 104 in a
+    /// release build, 112 in a debug one where mio's sockets carry a
+    /// registration check).
     #[test]
-    fn an_idle_connection_fits_in_128_bytes() {
+    fn an_idle_connection_fits_in_112_bytes() {
         assert!(
-            mem::size_of::<Entry<()>>() <= 128,
+            mem::size_of::<Entry<()>>() <= 112,
             "{}",
             mem::size_of::<Entry<()>>()
         );
