@@ -57,6 +57,9 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
     };
     if real.is_dir() {
         if !path.ends_with('/') {
+            // `//host` in a Location is another site (a protocol-relative
+            // URL): collapse leading slashes so the redirect stays here.
+            let path = format!("/{}", path.trim_start_matches('/'));
             let location = match query {
                 Some(query) => format!("{path}/?{query}"),
                 None => format!("{path}/"),
@@ -80,7 +83,12 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
 fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
     let mut target = target;
     for scheme in ["http://", "https://"] {
-        if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Compared as bytes: slicing the str at a fixed offset would panic
+        // inside a multi-byte character.
+        let prefix = target.as_bytes().get(..scheme.len());
+        if target.len() > scheme.len()
+            && prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
+        {
             let rest = &target[scheme.len()..];
             target = rest.find('/').map_or("/", |slash| &rest[slash..]);
         }
