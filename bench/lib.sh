@@ -99,7 +99,7 @@ stop_server() {
 # On-CPU time of every thread of a process, in nanoseconds
 # (/proc/PID/task/*/schedstat: exact, unlike the 10 ms ticks of utime+stime).
 cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # utime + stime of a process in clock ticks (/proc/PID/stat fields 14, 15).
