@@ -69,6 +69,7 @@ mod core;
 mod datagram;
 mod dispatch;
 mod fd;
+pub mod guide;
 mod handle;
 pub mod harness;
 mod listener;

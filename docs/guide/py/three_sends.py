@@ -1,0 +1,10 @@
+# docs/guide/py/three_sends.py
+"""Three send() calls, three "messages"; then one big one."""
+import socket
+
+conn = socket.create_connection(("127.0.0.1", 8894))
+conn.send(b"5")
+conn.send(b"hello")
+conn.send(b"ok")
+conn.sendall(b"x" * 3000)
+conn.close()

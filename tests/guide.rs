@@ -1,0 +1,532 @@
+//! The guide in docs/guide/ as a test subject. Every example it names
+//! exists; every command it marks as runnable (`$ cargo run ... --example
+//! NAME -- FLAGS`) uses flags the example accepts, or is shown failing and
+//! really fails; every Python program it prints is, byte for byte, the file
+//! it tells you to run; every picture and link it points to is there. And
+//! the two examples written for it, run as real processes, do what its
+//! first two chapters show: `blocking_echo` keeps a second client waiting
+//! until the first leaves, `thread_echo` serves both at once.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use util::{PATIENCE, Server, example_path, is_closed, read_for, read_line, send};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn guide_dir() -> PathBuf {
+    repo().join("docs/guide")
+}
+
+/// Every Markdown file of the guide (the chapters and the index), by name.
+fn markdown_files() -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = fs::read_dir(guide_dir())
+        .expect("docs/guide exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = fs::read_to_string(&path).expect("readable chapter");
+            (name, text)
+        })
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 10,
+        "expected nine chapters and an index, found {}",
+        files.len()
+    );
+    files
+}
+
+/// A fenced block: its info string (`text`, `rust,no_run`, `python`), its
+/// lines, and the line number of its opening fence.
+struct Block {
+    info: String,
+    lines: Vec<String>,
+    line: usize,
+}
+
+fn fenced_blocks(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in text.lines().enumerate() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(info)) => {
+                open = Some(Block {
+                    info: info.trim().to_string(),
+                    lines: Vec::new(),
+                    line: i + 1,
+                });
+            }
+            (Some(_), Some(rest)) if rest.trim().is_empty() => blocks.extend(open.take()),
+            (Some(block), _) => block.lines.push(line.to_string()),
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "an unclosed code fence");
+    blocks
+}
+
+/// Example names following `--example ` or `examples/` anywhere in `text`.
+fn example_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for marker in ["--example ", "examples/"] {
+        for (at, _) in text.match_indices(marker) {
+            let rest = &text[at + marker.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            // `NAME` in capitals is a placeholder in the conventions.
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+fn example_exists(name: &str) -> bool {
+    let dir = repo().join("examples");
+    dir.join(format!("{name}.rs")).is_file() || dir.join(name).join("main.rs").is_file()
+}
+
+#[test]
+fn every_example_the_guide_names_exists() {
+    let mut all = BTreeSet::new();
+    for (file, text) in markdown_files() {
+        for name in example_names(&text) {
+            assert!(
+                example_exists(&name),
+                "{file} names example {name:?}, but there is no examples/{name}.rs"
+            );
+            all.insert(name);
+        }
+    }
+    for chapter_example in ["blocking_echo", "thread_echo", "select_echo", "echo_server"] {
+        assert!(
+            all.contains(chapter_example),
+            "the guide should name {chapter_example}"
+        );
+    }
+}
+
+/// A command the guide shows as runnable: `$ [VAR=value ...] cargo run|build
+/// [options] --example NAME [-- ARGS]`.
+#[derive(Debug)]
+struct CargoCommand {
+    at: String,
+    example: String,
+    args: Vec<String>,
+    /// The guide shows clap rejecting it (the next line is its error).
+    shown_failing: bool,
+}
+
+/// Where the arguments of a shell command end.
+fn ends_arguments(token: &str) -> bool {
+    ["&", "&&", "|", "||", ";", ")", "#"].contains(&token)
+        || token.starts_with('>')
+        || token.starts_with("2>")
+        || token.starts_with('<')
+}
+
+fn parse_cargo_command(command: &str) -> Option<(String, Vec<String>)> {
+    let mut tokens = command
+        .split_whitespace()
+        .skip_while(|t| t.contains('=') && !t.starts_with('-'))
+        .peekable();
+    if tokens.next()? != "cargo" || !matches!(tokens.next()?, "run" | "build") {
+        return None;
+    }
+    let mut example = None;
+    while let Some(token) = tokens.next() {
+        match token {
+            "--example" => example = tokens.next().map(String::from),
+            "--" => break,
+            t if ends_arguments(t) => return example.map(|e| (e, Vec::new())),
+            _ => {}
+        }
+    }
+    let args = tokens
+        .take_while(|t| !ends_arguments(t))
+        .map(String::from)
+        .collect();
+    example.map(|e| (e, args))
+}
+
+fn cargo_commands() -> Vec<CargoCommand> {
+    let mut commands = Vec::new();
+    for (file, text) in markdown_files() {
+        for block in fenced_blocks(&text) {
+            if block.info != "text" {
+                continue;
+            }
+            for (i, line) in block.lines.iter().enumerate() {
+                let Some(command) = line.strip_prefix("$ ") else {
+                    continue;
+                };
+                let Some((example, args)) = parse_cargo_command(command) else {
+                    continue;
+                };
+                let next = block.lines.get(i + 1).map_or("", String::as_str);
+                commands.push(CargoCommand {
+                    at: format!("{file}:{}", block.line + 1 + i),
+                    example,
+                    args,
+                    shown_failing: next.starts_with("error: unexpected argument"),
+                });
+            }
+        }
+    }
+    commands
+}
+
+/// Runs `cmd` to completion (at most `PATIENCE`), stdin closed.
+fn run_bounded(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting an example");
+    let deadline = Instant::now() + PATIENCE;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} did not exit within {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collecting output")
+}
+
+#[test]
+fn every_runnable_command_uses_flags_its_example_accepts() {
+    let commands = cargo_commands();
+    assert!(
+        commands.len() >= 10,
+        "expected the guide's `$ cargo run --example` commands, found {}",
+        commands.len()
+    );
+    assert!(
+        commands.iter().any(|c| c.shown_failing),
+        "chapter 1 shows a bad flag being refused"
+    );
+    for command in &commands {
+        let CargoCommand {
+            at, example, args, ..
+        } = command;
+        assert!(example_exists(example), "{at}: no example {example:?}");
+        let binary = example_path(example);
+        if command.shown_failing {
+            let mut cmd = Command::new(&binary);
+            cmd.args(args);
+            let out = run_bounded(cmd);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{at}: {example} {args:?} should exit 2"
+            );
+            assert!(
+                stderr.starts_with("error: unexpected argument"),
+                "{at}: {example} {args:?} printed {stderr:?}"
+            );
+            continue;
+        }
+        // `--help` after the flags: clap checks every flag and value before it.
+        let mut cmd = Command::new(&binary);
+        cmd.args(args).arg("--help");
+        let out = run_bounded(cmd);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{at}: {example} rejects {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for flag in args.iter().filter(|a| a.starts_with("--")) {
+            let flag = flag.split('=').next().unwrap();
+            assert!(
+                help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                "{at}: {example}'s --help does not list {flag}:\n{help}"
+            );
+        }
+    }
+}
+
+/// The Python programs in docs/guide/py, by file name.
+fn python_files() -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = fs::read_dir(guide_dir().join("py"))
+        .expect("docs/guide/py exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "py"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, fs::read_to_string(&path).expect("readable program"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_python_program_shown_is_the_file_it_runs() {
+    let files = python_files();
+    assert!(
+        !files.is_empty(),
+        "docs/guide/py holds the guide's programs"
+    );
+    let mut shown = BTreeSet::new();
+    for (chapter, text) in markdown_files() {
+        for block in fenced_blocks(&text) {
+            if block.info == "python" {
+                let Some(name) = block
+                    .lines
+                    .first()
+                    .and_then(|l| l.strip_prefix("# docs/guide/py/"))
+                else {
+                    continue; // a sketch, not a program to run
+                };
+                let (_, file) = files
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("{chapter}:{}: no docs/guide/py/{name}", block.line));
+                let printed = block.lines.join("\n") + "\n";
+                assert_eq!(
+                    &printed, file,
+                    "{chapter}:{}: the program printed differs from docs/guide/py/{name}",
+                    block.line
+                );
+                shown.insert(name.to_string());
+            }
+            if block.info == "text" {
+                for line in block.lines.iter().filter_map(|l| l.strip_prefix("$ ")) {
+                    for path in line
+                        .split_whitespace()
+                        .filter(|t| t.starts_with("docs/guide/py/"))
+                    {
+                        assert!(
+                            repo().join(path).is_file(),
+                            "{chapter}: `{line}` runs {path}, which does not exist"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (name, text) in &files {
+        assert!(
+            text.starts_with(&format!("# docs/guide/py/{name}\n")),
+            "docs/guide/py/{name} should start with its own path"
+        );
+        assert!(
+            shown.contains(name),
+            "docs/guide/py/{name} is printed in no chapter"
+        );
+    }
+}
+
+#[test]
+fn every_python_program_parses() {
+    let paths: Vec<PathBuf> = python_files()
+        .iter()
+        .map(|(name, _)| guide_dir().join("py").join(name))
+        .collect();
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg("import ast, sys\nfor p in sys.argv[1:]:\n    ast.parse(open(p).read(), p)")
+        .args(&paths);
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => {
+            // The guide needs Python to follow along, the crate does not.
+            eprintln!("skipped: cannot run python3 ({e})");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "a guide program does not parse:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_picture_and_link_is_there() {
+    let img = guide_dir().join("img");
+    let mut used = BTreeSet::new();
+    for (file, text) in markdown_files() {
+        // Inline targets `](target)` and definitions `[label]: target`.
+        let inline = text.split("](").skip(1).filter_map(|r| r.split(')').next());
+        let defined = text
+            .lines()
+            .filter(|l| l.starts_with('[') && l.contains("]: "))
+            .filter_map(|l| l.split("]: ").nth(1));
+        for target in inline.chain(defined) {
+            let target = target.split('#').next().unwrap_or("").trim();
+            if target.is_empty() || target.contains("://") || target.contains("::") {
+                continue;
+            }
+            assert!(
+                guide_dir().join(target).exists(),
+                "{file} points to {target}, which is not in docs/guide"
+            );
+            if let Some(svg) = target.strip_prefix("img/") {
+                used.insert(svg.to_string());
+            }
+        }
+    }
+    let guide_rs = fs::read_to_string(repo().join("src/guide.rs")).expect("src/guide.rs");
+    for entry in fs::read_dir(&img).expect("docs/guide/img exists") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let svg = fs::read_to_string(&path).expect("readable picture");
+        assert!(used.contains(&name), "img/{name} is shown by no chapter");
+        // src/guide.rs pastes the pictures into rustdoc as raw HTML, which
+        // must start with a whole tag on its own line and may not contain a
+        // blank line (Markdown would end the HTML block there).
+        let first = svg.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("<svg ") && first.ends_with('>'),
+            "img/{name}: the first line should be the whole <svg ...> tag"
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "img/{name}: no </svg>");
+        assert!(
+            !svg.lines().any(|l| l.trim().is_empty()),
+            "img/{name} has a blank line"
+        );
+        assert!(
+            guide_rs.contains(&format!("docs/guide/img/{name}")),
+            "src/guide.rs does not show img/{name}"
+        );
+    }
+    for (file, _) in markdown_files() {
+        if file != "README.md" {
+            assert!(
+                guide_rs.contains(&format!("docs/guide/{file}")),
+                "src/guide.rs does not include {file}"
+            );
+        }
+    }
+}
+
+// ----- the examples of chapters 1 and 2, as real processes ------------------
+
+#[test]
+fn blocking_echo_keeps_the_second_client_waiting_until_the_first_leaves() {
+    let server = Server::start("blocking_echo", &["--addr", "127.0.0.1:0"]);
+    let mut first = server.connect();
+    send(&mut first, b"one\n");
+    assert_eq!(read_line(&mut first), "one");
+
+    // The kernel completes the second handshake and buffers its bytes...
+    let mut second = server.connect();
+    send(&mut second, b"two\n");
+    // ...but the server is busy with the first client: no echo, no close.
+    let (got, closed) = read_for(&mut second, Duration::from_millis(500));
+    assert!(
+        got.is_empty(),
+        "the second client was served early: {got:?}"
+    );
+    assert!(!closed, "the second client was closed");
+    // The first client is still served meanwhile.
+    send(&mut first, b"again\n");
+    assert_eq!(read_line(&mut first), "again");
+
+    drop(first);
+    assert_eq!(read_line(&mut second), "two");
+    send(&mut second, b"three\n");
+    assert_eq!(read_line(&mut second), "three");
+}
+
+#[test]
+fn thread_echo_serves_every_client_at_once() {
+    let server = Server::start("thread_echo", &["--addr", "127.0.0.1:0"]);
+    let mut clients: Vec<_> = (0..3).map(|_| server.connect()).collect();
+    // The last to connect is answered first, while the others stay connected
+    // and silent: each has a thread of its own.
+    for (i, client) in clients.iter_mut().enumerate().rev() {
+        let line = format!("client {i}\n");
+        send(client, line.as_bytes());
+        assert_eq!(read_line(client), line.trim_end());
+    }
+    // Interleaved, and a message larger than the examples' read buffer.
+    let big: Vec<u8> = (0..20_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    send(&mut clients[0], &big);
+    send(&mut clients[1], b"small\n");
+    assert_eq!(read_line(&mut clients[1]), "small");
+    assert_eq!(util::read_exact(&mut clients[0], big.len()), big);
+}
+
+/// The conventions of every example: a bad flag is usage and status 2, an
+/// address in use is one line and status 1.
+#[test]
+fn both_examples_fail_at_start_up_the_conventional_way() {
+    for name in ["blocking_echo", "thread_echo"] {
+        let mut cmd = Command::new(example_path(name));
+        cmd.arg("--no-such-flag");
+        let out = run_bounded(cmd);
+        assert_eq!(out.status.code(), Some(2), "{name} with a bad flag");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
+
+        let running = Server::start(name, &["--addr", "127.0.0.1:0"]);
+        let mut cmd = Command::new(example_path(name));
+        cmd.args(["--addr", &running.addr]);
+        let out = run_bounded(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name} on an address in use");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr:?}");
+        assert!(
+            stderr.starts_with(&format!("error: listening on {}", running.addr)),
+            "{name}: {stderr:?}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name} printed on stdout before failing"
+        );
+    }
+}
+
+/// What chapter 1 says about stopping the blocking server: SIGINT ends it at
+/// once, killed by the signal (the shell's status 130), no graceful exit.
+#[test]
+fn blocking_echo_dies_from_sigint_even_with_a_client_connected() {
+    let mut server = Server::start_with("blocking_echo", &["--addr", "127.0.0.1:0"], |cmd| {
+        // A shell without job control starts background jobs with SIGINT
+        // ignored, and children inherit that: give the server the default
+        // disposition a terminal would.
+        // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    });
+    let mut client = server.connect();
+    send(&mut client, b"x\n");
+    assert_eq!(read_line(&mut client), "x");
+    server.signal(libc::SIGINT);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "blocking_echo ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(
+        is_closed(&mut client),
+        "the client's connection outlived the server"
+    );
+}
