@@ -27,7 +27,7 @@ mod common;
 use clap::Parser;
 use common::OrFail;
 use log::{info, warn};
-use sockloop::codec::next_line;
+use sockloop::codec::{SkipLongLines, next_line};
 use sockloop::{Config, Ctx, Protocol, Reactor};
 
 /// The longest line a client may send, newline not counted.
@@ -99,41 +99,23 @@ impl Protocol for Member {
 /// The server's standard input: each line goes to every client.
 #[derive(Default)]
 struct Announcer {
-    /// Inside a line that was too long: drop bytes up to its newline.
-    skipping: bool,
+    /// The operator is not disconnected for a long line; it is just not sent.
+    lines: SkipLongLines,
     message: Vec<u8>,
 }
 
 impl Protocol for Announcer {
     fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
-        let mut used = 0;
-        loop {
-            let rest = &data[used..];
-            if self.skipping {
-                match rest.iter().position(|&b| b == b'\n') {
-                    Some(newline) => {
-                        used += newline + 1;
-                        self.skipping = false;
-                        continue;
-                    }
-                    None => return data.len(),
-                }
-            }
-            match next_line(rest, MAX_LINE) {
-                Ok(Some((line, consumed))) => {
-                    format_message(&mut self.message, "server", line);
-                    ctx.broadcast(&self.message, None);
-                    used += consumed;
-                }
-                Ok(None) => return used,
-                // The operator is not disconnected for a long line; it is
-                // just not sent.
-                Err(_) => {
-                    warn!("stdin: line longer than {MAX_LINE} bytes; not sent");
-                    self.skipping = true;
-                }
-            }
-        }
+        let message = &mut self.message;
+        self.lines.feed(
+            data,
+            MAX_LINE,
+            |line| {
+                format_message(message, "server", line);
+                ctx.broadcast(message, None);
+            },
+            || warn!("stdin: line longer than {MAX_LINE} bytes; not sent"),
+        )
     }
 
     fn eof_received(&mut self, ctx: &mut Ctx) {

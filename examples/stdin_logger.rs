@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use common::OrFail;
 use log::{error, info, warn};
-use sockloop::codec::next_line;
+use sockloop::codec::{SkipLongLines, next_line};
 use sockloop::{Ctx, Protocol, Reactor};
 
 /// The longest line accepted, newline not counted.
@@ -126,41 +126,23 @@ impl<W: Write + 'static> Protocol<Log<W>> for Client {
 /// The server's standard input: each line typed goes to the log.
 #[derive(Default)]
 struct Terminal {
-    /// Inside a line that was too long: drop bytes up to its newline.
-    skipping: bool,
+    /// Stdin cannot be disconnected; a long line is just not logged.
+    lines: SkipLongLines,
 }
 
 impl<W: Write + 'static> Protocol<Log<W>> for Terminal {
     fn data_received(&mut self, ctx: &mut Ctx<'_, Log<W>>, data: &[u8]) -> usize {
-        let mut used = 0;
-        loop {
-            let rest = &data[used..];
-            if self.skipping {
-                match rest.iter().position(|&b| b == b'\n') {
-                    Some(newline) => {
-                        used += newline + 1;
-                        self.skipping = false;
-                        continue;
-                    }
-                    None => return data.len(),
+        self.lines.feed(
+            data,
+            MAX_LINE,
+            |line| {
+                let log = ctx.shared();
+                if let Err(e) = log.append("stdin", line) {
+                    error!("writing a stdin line to {}: {e}", log.name);
                 }
-            }
-            match next_line(rest, MAX_LINE) {
-                Ok(Some((line, consumed))) => {
-                    let log = ctx.shared();
-                    if let Err(e) = log.append("stdin", line) {
-                        error!("writing a stdin line to {}: {e}", log.name);
-                    }
-                    used += consumed;
-                }
-                Ok(None) => return used,
-                // Stdin cannot be disconnected; the long line is just not logged.
-                Err(_) => {
-                    warn!("stdin: line longer than {MAX_LINE} bytes; not logged");
-                    self.skipping = true;
-                }
-            }
-        }
+            },
+            || warn!("stdin: line longer than {MAX_LINE} bytes; not logged"),
+        )
     }
 
     fn eof_received(&mut self, ctx: &mut Ctx<'_, Log<W>>) {

@@ -144,6 +144,54 @@ pub fn length_prefix(len: usize) -> Result<[u8; LENGTH_PREFIX], FrameError> {
         })
 }
 
+/// Line splitting for a source that cannot be disconnected, such as the
+/// server's own terminal: a line longer than `max` is dropped up to its
+/// newline instead of being an error, and the lines after it go on.
+#[derive(Debug, Default)]
+pub struct SkipLongLines {
+    /// Inside a line that was too long: drop bytes up to its newline.
+    skipping: bool,
+}
+
+impl SkipLongLines {
+    /// Calls `on_line` for each complete line of at most `max` bytes (as
+    /// [`next_line`] gives it) and `on_too_long` once for each longer one.
+    /// Returns how many bytes of `data` were consumed, for `data_received`.
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        max: usize,
+        mut on_line: impl FnMut(&[u8]),
+        mut on_too_long: impl FnMut(),
+    ) -> usize {
+        let mut used = 0;
+        loop {
+            let rest = &data[used..];
+            if self.skipping {
+                match rest.iter().position(|&b| b == b'\n') {
+                    Some(newline) => {
+                        used += newline + 1;
+                        self.skipping = false;
+                        continue;
+                    }
+                    None => return data.len(),
+                }
+            }
+            match next_line(rest, max) {
+                Ok(Some((line, consumed))) => {
+                    on_line(line);
+                    used += consumed;
+                }
+                Ok(None) => return used,
+                Err(_) => {
+                    on_too_long();
+                    self.skipping = true;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +412,26 @@ mod tests {
     fn error_message() {
         let err: Box<dyn Error> = Box::new(FrameError::TooLong { max: 1024 });
         assert_eq!(err.to_string(), "frame longer than 1024 bytes");
+    }
+
+    #[test]
+    fn skip_long_lines_drops_only_the_long_line_on_every_split() {
+        let input = b"ok\nthis line is too long\nfine\n";
+        for split in 0..=input.len() {
+            let mut skipper = SkipLongLines::default();
+            let (mut lines, mut dropped) = (Vec::new(), 0);
+            let mut pending = Vec::new();
+            for piece in [&input[..split], &input[split..]] {
+                pending.extend_from_slice(piece);
+                let used = skipper.feed(&pending, 4, |l| lines.push(l.to_vec()), || dropped += 1);
+                pending.drain(..used);
+            }
+            assert_eq!(
+                lines,
+                [b"ok".to_vec(), b"fine".to_vec()],
+                "split at {split}"
+            );
+            assert_eq!(dropped, 1, "split at {split}");
+        }
     }
 }
