@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use crate::addr::Addr;
 use crate::buffer::Buffer;
 use crate::fd::FdStream;
 use crate::protocol::Protocol;
+use crate::sys::{self, Io};
 use crate::timer::TimerId;
 
 /// The byte stream under a connection.
@@ -74,47 +76,94 @@ impl Stream {
         }
     }
 
-    /// Writes all of `data` unless the stream refuses: returns how much went out.
-    /// `WouldBlock` is not an error here, it is a short count.
-    pub(crate) fn write_some(&mut self, mut data: &[u8]) -> io::Result<(usize, bool)> {
-        let total = data.len();
-        while !data.is_empty() {
-            match self.write(data) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok((total - data.len(), true));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    /// One `recv` (or `read` for a pipe) into `buf`: the hot path's read.
+    #[inline(always)]
+    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Io {
+        if let Stream::Tcp(s) = self {
+            return sys::recv(s.as_raw_fd(), buf);
+        }
+        self.recv_other(buf)
+    }
+
+    fn recv_other(&mut self, buf: &mut [u8]) -> Io {
+        match self {
+            Stream::Tcp(s) => sys::recv(s.as_raw_fd(), buf),
+            Stream::Unix(s) => sys::recv(s.as_raw_fd(), buf),
+            Stream::Fd(f) => retry(|| f.read(buf)),
+            Stream::Memory(_) => Io::WouldBlock,
+        }
+    }
+
+    /// One `send` (or `write` for a pipe) of `buf`: the hot path's write.
+    #[inline(always)]
+    pub(crate) fn send(&mut self, buf: &[u8]) -> Io {
+        if let Stream::Tcp(s) = self {
+            return sys::send(s.as_raw_fd(), buf);
+        }
+        self.send_other(buf)
+    }
+
+    fn send_other(&mut self, buf: &[u8]) -> Io {
+        match self {
+            Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
+            Stream::Unix(s) => sys::send(s.as_raw_fd(), buf),
+            Stream::Fd(f) => retry(|| f.write(buf)),
+            Stream::Memory(m) => {
+                m.written.borrow_mut().extend_from_slice(buf);
+                Io::Done(buf.len())
             }
         }
-        Ok((total, false))
+    }
+
+    /// Writes all of `data` unless the stream refuses: returns how much went
+    /// out and whether the stream refused the rest (`WouldBlock` is not an
+    /// error here, it is a short count).
+    #[inline]
+    pub(crate) fn write_some(&mut self, data: &[u8]) -> io::Result<(usize, bool)> {
+        let mut sent = 0;
+        while sent < data.len() {
+            match self.send(&data[sent..]) {
+                Io::Done(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Io::Done(n) => sent += n,
+                Io::WouldBlock => return Ok((sent, true)),
+                Io::Failed(e) => return Err(e),
+            }
+        }
+        Ok((sent, false))
+    }
+}
+
+/// A pipe's `read` or `write` as an [`Io`], retried on `EINTR`.
+fn retry(mut call: impl FnMut() -> io::Result<usize>) -> Io {
+    loop {
+        match call() {
+            Ok(n) => return Io::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Io::WouldBlock,
+            Err(e) => return Io::Failed(e),
+        }
+    }
+}
+
+impl From<Io> for io::Result<usize> {
+    fn from(io: Io) -> Self {
+        match io {
+            Io::Done(n) => Ok(n),
+            Io::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+            Io::Failed(e) => Err(e),
+        }
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-            Stream::Fd(f) => f.read(buf),
-            Stream::Memory(_) => Err(io::ErrorKind::WouldBlock.into()),
-        }
+        self.recv(buf).into()
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-            Stream::Fd(f) => f.write(buf),
-            Stream::Memory(m) => {
-                m.written.borrow_mut().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-        }
+        self.send(buf).into()
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -156,6 +205,10 @@ pub(crate) mod flag {
     /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
     /// short read does not mean "drained", the EOF is still to be read.
     pub const HUP: u16 = 1 << 14;
+    /// Any of these: the reactor does not read from the connection now.
+    pub const NOT_READING: u16 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
+    /// Any of these: no more output may be queued.
+    pub const REFUSES_OUTPUT: u16 = WRITE_DONE | SHUT_WRITE | CLOSING | ABORT | LINGERING;
 }
 
 /// Rarely used per-connection state, boxed so that connections without it
@@ -206,20 +259,11 @@ impl<S> Conn<S> {
 
     /// Whether the reactor should read from this connection now.
     pub(crate) fn wants_read(&self) -> bool {
-        !self.has(
-            flag::EOF
-                | flag::READ_PAUSED
-                | flag::WRITE_PAUSED
-                | flag::CLOSING
-                | flag::ABORT
-                | flag::CONNECTING,
-        )
+        !self.has(flag::NOT_READING)
     }
 
     /// Whether more output may still be queued.
     pub(crate) fn accepts_output(&self) -> bool {
-        !self.has(
-            flag::WRITE_DONE | flag::SHUT_WRITE | flag::CLOSING | flag::ABORT | flag::LINGERING,
-        )
+        !self.has(flag::REFUSES_OUTPUT)
     }
 }

@@ -225,10 +225,11 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.set_idle_timeout(self.token, timeout);
     }
 
-    /// The time this turn of the loop started: cheaper than `Instant::now()`
-    /// and the same for every callback of the turn.
+    /// The time of this turn of the loop: the clock is read once per turn,
+    /// by the first caller, so this is cheaper than `Instant::now()` and the
+    /// same for every callback of the turn.
     pub fn now(&self) -> Instant {
-        self.core.now
+        self.core.now()
     }
 
     /// Sends a datagram from this datagram socket. Queued if the socket is

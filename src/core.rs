@@ -12,6 +12,7 @@
 //! [`Core::settle_all`] once no protocol is lent out.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::io;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -32,6 +33,7 @@ use crate::handle;
 use crate::listener::Listener;
 use crate::protocol::{DatagramProtocol, Protocol};
 use crate::signals::SignalSource;
+use crate::sys::Io;
 use crate::timer::{TimerId, Timers};
 
 /// Size of the shared read buffer: one read of up to this much per call, and
@@ -110,7 +112,7 @@ pub(crate) struct Core<S> {
     pub(crate) pool: Pool,
     /// Shared read buffer: a connection with no leftover input reads here,
     /// so it needs no buffer of its own.
-    pub(crate) scratch_in: Vec<u8>,
+    pub(crate) scratch_in: Box<[u8]>,
     /// What the running callback wrote to its own connection, sent in one
     /// write when the callback returns.
     scratch_out: Vec<u8>,
@@ -132,8 +134,23 @@ pub(crate) struct Core<S> {
     /// A callback asked for shutdown; `settle_all` starts it.
     shutdown_requested: bool,
     pub(crate) stopped: bool,
-    pub(crate) now: Instant,
+    /// The time of this turn, read from the clock the first time someone
+    /// asks (a turn that needs no time makes no clock call).
+    pub(crate) now: Cell<Option<Instant>>,
     pub(crate) handle: Arc<handle::Inner<S>>,
+}
+
+/// The turn's time from its cell, reading the clock only the first time in a
+/// turn. A free function so it can be called while the slab is borrowed.
+pub(crate) fn now_of(cell: &Cell<Option<Instant>>) -> Instant {
+    match cell.get() {
+        Some(now) => now,
+        None => {
+            let now = Instant::now();
+            cell.set(Some(now));
+            now
+        }
+    }
 }
 
 pub(crate) fn conn_in<S>(entries: &mut Slab<Entry<S>>, token: Token) -> Option<&mut Conn<S>> {
@@ -162,7 +179,7 @@ impl<S: 'static> Core<S> {
             config,
             timers: Timers::default(),
             pool: Pool::default(),
-            scratch_in: vec![0; SCRATCH],
+            scratch_in: vec![0; SCRATCH].into_boxed_slice(),
             scratch_out: Vec::new(),
             scratch_owner: None,
             dirty: Vec::new(),
@@ -175,9 +192,14 @@ impl<S: 'static> Core<S> {
             shutdown_deadline: None,
             shutdown_requested: false,
             stopped: false,
-            now: Instant::now(),
+            now: Cell::new(None),
             handle,
         }
+    }
+
+    /// The time of this turn of the loop (see [`now_of`]).
+    pub(crate) fn now(&self) -> Instant {
+        now_of(&self.now)
     }
 
     // ----- the slab -------------------------------------------------------
@@ -354,31 +376,62 @@ impl<S: 'static> Core<S> {
         token: Token,
         f: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> R,
     ) -> Option<R> {
-        let mut protocol = self.conn_mut(token)?.protocol.take()?;
+        let protocol = self.conn_mut(token)?.protocol.take()?;
+        self.invoke_with(token, protocol, f)
+    }
+
+    /// [`Core::invoke`] with the protocol already taken out of the
+    /// connection (the read path has the connection at hand and saves a
+    /// lookup). Putting the protocol back and sending the callback's writes
+    /// share one lookup too.
+    #[inline]
+    pub(crate) fn invoke_with<R>(
+        &mut self,
+        token: Token,
+        mut protocol: Box<dyn Protocol<S>>,
+        f: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> R,
+    ) -> Option<R> {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Ctx::new(self, token);
             f(&mut *protocol, &mut ctx)
         }));
-        if let Some(conn) = self.conn_mut(token) {
+        if let Some(conn) = conn_in(&mut self.entries, token) {
             conn.protocol = Some(protocol);
+            if self.scratch_owner == Some(token) {
+                self.scratch_owner = None;
+                let outcome = send_or_queue(conn, &mut self.pool, &self.scratch_out);
+                self.scratch_out.clear();
+                // Only what the callback asked for needs settling (a close, a
+                // backlog): those mark the connection dirty, so the common
+                // case of a write that went out whole costs no settle at all.
+                let backlog = !conn.output.is_empty();
+                match outcome {
+                    Ok(()) if backlog => self.mark_dirty(token),
+                    Ok(()) => {}
+                    Err(e) => self.abort(token, e),
+                }
+            }
         }
-        // Only what the callback asked for needs settling (a close, a backlog):
-        // those mark the connection dirty themselves, so the common case of a
-        // callback whose write went out whole costs no settle at all.
+        // The connection is gone: drop what it wrote.
         self.flush_scratch();
         match result {
             Ok(r) => Some(r),
             Err(payload) => {
-                let peer = self.conn(token).and_then(|c| c.stream.peer_addr().ok());
-                let peer = peer.map_or_else(|| show(token), |p| p.to_string());
-                error!(
-                    "protocol callback panicked for {peer}: {}; closing that connection",
-                    panic_message(&*payload)
-                );
-                self.abort(token, io::Error::other("protocol callback panicked"));
+                self.callback_panicked(token, &*payload);
                 None
             }
         }
+    }
+
+    #[cold]
+    fn callback_panicked(&mut self, token: Token, payload: &(dyn Any + Send)) {
+        let peer = self.conn(token).and_then(|c| c.stream.peer_addr().ok());
+        let peer = peer.map_or_else(|| show(token), |p| p.to_string());
+        error!(
+            "protocol callback panicked for {peer}: {}; closing that connection",
+            panic_message(payload)
+        );
+        self.abort(token, io::Error::other("protocol callback panicked"));
     }
 
     /// Like [`Core::invoke`] for a datagram socket's protocol.
@@ -433,7 +486,26 @@ impl<S: 'static> Core<S> {
     /// Queues `data` for `token`, on behalf of a callback running for
     /// `current`. Returns false if there is no such connection or it no
     /// longer takes output.
+    ///
+    /// The common case, a callback writing to its own connection with
+    /// nothing queued, is inlined into the callback: one lookup and a copy
+    /// into the batch that is sent when the callback returns.
+    #[inline]
     pub(crate) fn write_to(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
+        if token == current && !data.is_empty() && self.scratch_owner.is_none_or(|t| t == token) {
+            if let Some(conn) = conn_in(&mut self.entries, token) {
+                if conn.output.is_empty() && !conn.has(flag::CONNECTING | flag::REFUSES_OUTPUT) {
+                    self.scratch_owner = Some(token);
+                    self.scratch_out.extend_from_slice(data);
+                    return true;
+                }
+            }
+        }
+        self.write_to_slow(token, current, data)
+    }
+
+    #[inline(never)]
+    fn write_to_slow(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
         let Some(conn) = conn_in(&mut self.entries, token) else {
             return false;
         };
@@ -445,7 +517,6 @@ impl<S: 'static> Core<S> {
         }
         let own = token == current && self.scratch_owner.is_none_or(|t| t == token);
         if own && conn.output.is_empty() && !conn.has(flag::CONNECTING) {
-            // The callback's own writes are batched and sent when it returns.
             self.scratch_owner = Some(token);
             self.scratch_out.extend_from_slice(data);
             return true;
@@ -461,7 +532,15 @@ impl<S: 'static> Core<S> {
     }
 
     /// Sends what the last callback wrote to its own connection.
+    #[inline]
     pub(crate) fn flush_scratch(&mut self) {
+        if self.scratch_owner.is_some() {
+            self.flush_scratch_slow();
+        }
+    }
+
+    #[inline(never)]
+    fn flush_scratch_slow(&mut self) {
         let Some(token) = self.scratch_owner.take() else {
             return;
         };
@@ -536,7 +615,15 @@ impl<S: 'static> Core<S> {
 
     /// Carries out every write, flow-control change and close that callbacks
     /// asked for. Runs only while no protocol is lent out.
+    #[inline]
     pub(crate) fn settle_all(&mut self) {
+        if !self.dirty.is_empty() || self.shutdown_requested {
+            self.settle_dirty();
+        }
+    }
+
+    #[inline(never)]
+    fn settle_dirty(&mut self) {
         loop {
             while let Some(token) = self.dirty.pop() {
                 match self.entry_mut(token).map(|e| &mut e.source) {
@@ -730,7 +817,7 @@ impl<S: 'static> Core<S> {
 
     /// Sets, replaces or (with `None`) removes the idle timeout of `token`.
     pub(crate) fn set_idle_timeout(&mut self, token: Token, timeout: Option<Duration>) {
-        let now = self.now;
+        let now = self.now();
         let Some(conn) = self.conn_mut(token) else {
             return;
         };
@@ -876,17 +963,43 @@ impl<S: 'static> Core<S> {
 }
 
 /// Sends `data` now if nothing is waiting ahead of it and the socket is not
-/// known to be full; queues whatever the socket refuses.
-fn send_or_queue<S>(conn: &mut Conn<S>, pool: &mut Pool, mut data: &[u8]) -> io::Result<()> {
+/// known to be full; queues whatever the socket refuses. The whole send is
+/// the inlined common case; a short or refused send takes the slow path.
+#[inline]
+fn send_or_queue<S>(conn: &mut Conn<S>, pool: &mut Pool, data: &[u8]) -> io::Result<()> {
     if conn.output.is_empty() && !conn.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
-        let (sent, blocked) = conn.stream.write_some(data)?;
-        if blocked {
-            conn.set(flag::WRITE_BLOCKED);
+        match conn.stream.send(data) {
+            Io::Done(n) if n == data.len() => Ok(()),
+            first => send_rest(conn, pool, data, first),
         }
-        data = &data[sent..];
-    }
-    if !data.is_empty() {
+    } else {
         conn.output.extend(pool, data);
+        Ok(())
+    }
+}
+
+/// After a first `send` that did not take everything: keep sending what is
+/// left until the socket refuses, then queue the rest.
+#[cold]
+#[inline(never)]
+fn send_rest<S>(conn: &mut Conn<S>, pool: &mut Pool, data: &[u8], first: Io) -> io::Result<()> {
+    let sent = match first {
+        Io::Done(0) => return Err(io::ErrorKind::WriteZero.into()),
+        Io::Done(n) => {
+            let (more, blocked) = conn.stream.write_some(&data[n..])?;
+            if blocked {
+                conn.set(flag::WRITE_BLOCKED);
+            }
+            n + more
+        }
+        Io::WouldBlock => {
+            conn.set(flag::WRITE_BLOCKED);
+            0
+        }
+        Io::Failed(e) => return Err(e),
+    };
+    if sent < data.len() {
+        conn.output.extend(pool, &data[sent..]);
     }
     Ok(())
 }

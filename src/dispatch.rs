@@ -7,7 +7,7 @@
 //! others get their turn, reading paused), it puts the source on the ready
 //! list, because no second edge will come for what it left behind.
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 use std::time::Instant;
 
@@ -15,15 +15,69 @@ use log::{debug, error, info, trace, warn};
 use mio::Token;
 
 use crate::conn::{Stream, flag};
-use crate::core::{Core, Entry, NO_TOKEN, Source, TimerKind, conn_in, entry_in, show};
+use crate::core::{Core, Entry, NO_TOKEN, Source, TimerKind, conn_in, entry_in, now_of, show};
 use crate::listener;
+use crate::protocol::Protocol;
+use crate::sys::Io;
 
 /// Datagrams received from one socket per turn before others get their turn.
 const DATAGRAM_BUDGET: usize = 256;
 
 impl<S: 'static> Core<S> {
     /// Handles one readiness event.
+    #[inline]
     pub(crate) fn dispatch(&mut self, token: Token, readable: bool, writable: bool, closed: bool) {
+        if closed || !self.on_busy_connection(token, readable, writable) {
+            self.dispatch_other(token, readable, writable, closed);
+        }
+    }
+
+    /// The event of a busy connection: data arrived (the poller reports the
+    /// socket writable too) and nothing waits to be written. One slab lookup,
+    /// one read into the shared buffer, the protocol's callback, one write.
+    /// Returns false, having done nothing, for any other kind of event.
+    #[inline(never)]
+    fn on_busy_connection(&mut self, token: Token, readable: bool, writable: bool) -> bool {
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return false;
+        };
+        if !conn.output.is_empty() || conn.has(flag::CONNECTING) {
+            return false;
+        }
+        if writable {
+            conn.clear(flag::WRITE_BLOCKED);
+        }
+        if !readable {
+            return true;
+        }
+        // Anything unusual (leftover input, a flag that changes how to read,
+        // an idle timer to feed) goes through the general read loop.
+        const UNUSUAL: u16 =
+            flag::LINGERING | flag::REDELIVER | flag::ALWAYS_READY | flag::HUP | flag::NOT_READING;
+        if conn.has(UNUSUAL) || !conn.input.is_empty() || conn.extra.is_some() {
+            self.read_stream(token);
+            return true;
+        }
+        match conn.stream.recv(&mut self.scratch_in) {
+            Io::Done(n) if n > 0 => {
+                trace!("{} read {n} bytes", show(token));
+                let protocol = conn.protocol.take();
+                self.deliver_scratch(token, protocol, n);
+                self.settle_all();
+                // A full buffer: more may be waiting. A short read drained it.
+                if n == self.scratch_in.len() {
+                    self.read_stream(token);
+                }
+            }
+            Io::WouldBlock => {}
+            // EOF or an error: the general loop reads again and handles it.
+            _ => self.read_stream(token),
+        }
+        true
+    }
+
+    #[inline(never)]
+    fn dispatch_other(&mut self, token: Token, readable: bool, writable: bool, closed: bool) {
         match self.entry(token).map(|e| &e.source) {
             Some(Source::Conn(_)) => {
                 if closed {
@@ -42,6 +96,9 @@ impl<S: 'static> Core<S> {
 
     /// Services the sources that stopped short of `WouldBlock` last turn.
     pub(crate) fn run_ready(&mut self, spare: &mut Vec<Token>) {
+        if self.ready.is_empty() {
+            return;
+        }
         mem::swap(&mut self.ready, spare);
         for &token in spare.iter() {
             trace!("ready list: {}", show(token));
@@ -98,20 +155,23 @@ impl<S: 'static> Core<S> {
 
     /// Reads until `WouldBlock` (or a short read, which means the same for a
     /// stream and saves the extra `read` that would only say so), handing
-    /// each chunk to the protocol.
+    /// each chunk to the protocol. The general loop: leftovers, budgets,
+    /// hang-ups, EOF and errors (the common case has its own short path,
+    /// [`Core::on_busy_connection`]).
+    #[inline(never)]
     pub(crate) fn read_stream(&mut self, token: Token) {
         let mut budget = self.config.read_budget;
         loop {
             let Some(conn) = conn_in(&mut self.entries, token) else {
                 return;
             };
-            if conn.has(flag::LINGERING) {
-                return self.drain_lingering(token);
-            }
-            if conn.has(flag::REDELIVER) {
+            if conn.has(flag::LINGERING | flag::REDELIVER) {
+                if conn.has(flag::LINGERING) {
+                    return self.drain_lingering(token);
+                }
                 conn.clear(flag::REDELIVER);
                 if !conn.input.is_empty() {
-                    self.deliver(token, None);
+                    self.deliver(token);
                     self.settle_all();
                     continue;
                 }
@@ -125,15 +185,24 @@ impl<S: 'static> Core<S> {
             }
             // A short read means "drained" only when no hang-up is pending.
             let read_to_end = conn.has(flag::ALWAYS_READY | flag::HUP);
+            // With no leftover input the connection reads into the shared
+            // buffer and needs no buffer of its own.
             let from_scratch = conn.input.is_empty();
-            let result = if from_scratch {
-                let room = self.scratch_in.len();
-                conn.stream.read(&mut self.scratch_in).map(|n| (n, room))
+            let mut room = self.scratch_in.len();
+            let outcome = if from_scratch {
+                conn.stream.recv(&mut self.scratch_in)
             } else {
-                conn.input.read_from(&mut self.pool, &mut conn.stream)
+                match conn.input.read_from(&mut self.pool, &mut conn.stream) {
+                    Ok((n, r)) => {
+                        room = r;
+                        Io::Done(n)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Io::WouldBlock,
+                    Err(e) => Io::Failed(e),
+                }
             };
-            match result {
-                Ok((0, _)) => {
+            match outcome {
+                Io::Done(0) => {
                     trace!("{} read EOF", show(token));
                     conn.set(flag::EOF);
                     conn.input.release(&mut self.pool);
@@ -141,21 +210,25 @@ impl<S: 'static> Core<S> {
                     self.settle_all();
                     return;
                 }
-                Ok((n, room)) => {
+                Io::Done(n) => {
                     trace!("{} read {n} bytes", show(token));
                     if let Some(extra) = conn.extra.as_mut() {
-                        extra.last_active = self.now;
+                        extra.last_active = now_of(&self.now);
                     }
                     budget = budget.saturating_sub(n);
-                    self.deliver(token, from_scratch.then_some(n));
+                    if from_scratch {
+                        let protocol = conn.protocol.take();
+                        self.deliver_scratch(token, protocol, n);
+                    } else {
+                        self.deliver(token);
+                    }
                     self.settle_all();
                     if n < room && !read_to_end {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
+                Io::WouldBlock => return,
+                Io::Failed(e) => {
                     debug!("{}: read error: {e}", self.describe(token));
                     self.abort(token, e);
                     self.settle_all();
@@ -165,41 +238,53 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// Hands received bytes to the protocol: `Some(n)` bytes in the shared
-    /// read buffer, or (`None`) the connection's own buffered input. What the
-    /// protocol leaves unconsumed is kept in the connection's buffer.
-    pub(crate) fn deliver(&mut self, token: Token, scratch_len: Option<usize>) {
-        match scratch_len {
-            Some(n) => {
-                let scratch = mem::take(&mut self.scratch_in);
-                let used = self
-                    .invoke(token, |p, ctx| p.data_received(ctx, &scratch[..n]))
-                    .unwrap_or(n);
-                if used < n {
-                    if let Some(conn) = conn_in(&mut self.entries, token) {
-                        if !conn.has(flag::ABORT) {
-                            conn.input.extend(&mut self.pool, &scratch[used..n]);
-                        }
-                    }
-                }
-                self.scratch_in = scratch;
-            }
-            None => {
-                let Some(conn) = self.conn_mut(token) else {
-                    return;
-                };
-                let mut input = mem::take(&mut conn.input);
-                let used = self.invoke(token, |p, ctx| p.data_received(ctx, input.as_slice()));
-                input.consume(used.unwrap_or(usize::MAX));
-                match self.conn_mut(token) {
-                    Some(conn) => conn.input = input,
-                    None => input.consume(usize::MAX),
-                }
-                if let Some(conn) = conn_in(&mut self.entries, token) {
-                    conn.input.release(&mut self.pool);
+    /// Hands `n` bytes in the shared read buffer to `protocol` (already taken
+    /// out of the connection); what it leaves unconsumed is kept in the
+    /// connection's own buffer.
+    #[inline(always)]
+    fn deliver_scratch(&mut self, token: Token, protocol: Option<Box<dyn Protocol<S>>>, n: usize) {
+        // No protocol: the connection is being closed; the bytes are dropped.
+        let Some(protocol) = protocol else {
+            return;
+        };
+        let scratch = mem::take(&mut self.scratch_in);
+        let used = self
+            .invoke_with(token, protocol, |p, ctx| {
+                p.data_received(ctx, &scratch[..n])
+            })
+            .unwrap_or(n);
+        if used < n {
+            if let Some(conn) = conn_in(&mut self.entries, token) {
+                if !conn.has(flag::ABORT) {
+                    conn.input.extend(&mut self.pool, &scratch[used..n]);
                 }
             }
+            self.check_max_input(token);
         }
+        self.scratch_in = scratch;
+    }
+
+    /// Hands the connection's buffered input to the protocol again (after
+    /// more arrived, or reading resumed), keeping what it leaves unconsumed.
+    pub(crate) fn deliver(&mut self, token: Token) {
+        let Some(conn) = self.conn_mut(token) else {
+            return;
+        };
+        let mut input = mem::take(&mut conn.input);
+        let used = self.invoke(token, |p, ctx| p.data_received(ctx, input.as_slice()));
+        input.consume(used.unwrap_or(usize::MAX));
+        match self.conn_mut(token) {
+            Some(conn) => conn.input = input,
+            None => input.consume(usize::MAX),
+        }
+        if let Some(conn) = conn_in(&mut self.entries, token) {
+            conn.input.release(&mut self.pool);
+        }
+        self.check_max_input(token);
+    }
+
+    /// A peer whose unconsumed input passed `max_input` is cut off.
+    fn check_max_input(&mut self, token: Token) {
         let max_input = self.config.max_input;
         if let Some(conn) = self.conn_mut(token) {
             if conn.input.len() > max_input {
@@ -387,6 +472,10 @@ impl<S: 'static> Core<S> {
 
     /// Fires every timer that is due.
     pub(crate) fn fire_timers(&mut self) {
+        // No timers, no clock read: the common turn of a busy server.
+        if self.timers.next_deadline().is_none() {
+            return;
+        }
         let now = Instant::now();
         while let Some((id, what)) = self.timers.pop_due(now) {
             match what {

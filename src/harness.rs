@@ -109,7 +109,7 @@ impl<S: 'static> Harness<S> {
         }
         conn.input.extend(&mut self.core.pool, data);
         if conn.wants_read() || conn.has(flag::WRITE_PAUSED) {
-            self.core.deliver(self.token, None);
+            self.core.deliver(self.token);
         }
         self.core.settle_all();
     }

@@ -77,6 +77,7 @@ mod protocol;
 mod reactor;
 mod signals;
 mod sources;
+mod sys;
 mod timer;
 mod workers;
 

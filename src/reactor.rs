@@ -328,7 +328,8 @@ impl<S: 'static> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
             Err(e) => return Err(e),
         }
-        self.core.now = Instant::now();
+        // A new turn: the next caller of `now` reads the clock afresh.
+        self.core.now.set(None);
         trace!(
             "poll returned {} events (timeout {timeout:?})",
             self.events.iter().count()

@@ -1,0 +1,96 @@
+//! The two system calls of the hot path, made directly.
+//!
+//! Reading and writing a socket through `mio::net::TcpStream` goes
+//! `mio → std → libc`, with an `io::Result` built and matched at each step.
+//! On the path every echoed byte takes, those layers cost more user-space
+//! instructions than the system call's own wrapper, so the reactor calls
+//! `recv(2)` and `send(2)` itself on the socket's fd. The sockets stay owned
+//! by mio (registration, accept, connect, close); only these calls bypass it.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// What one call did: bytes moved, the socket is full or drained
+/// (`EAGAIN`), or a real error.
+pub(crate) enum Io {
+    Done(usize),
+    WouldBlock,
+    Failed(io::Error),
+}
+
+/// `recv(2)` into `buf`, retrying on `EINTR`.
+#[inline(always)]
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> Io {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Io::Done(n as usize);
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return failure(e),
+        }
+    }
+}
+
+/// `send(2)` of `buf`, retrying on `EINTR`. `MSG_NOSIGNAL`: a peer that went
+/// away is an `EPIPE` error for this connection, never a `SIGPIPE` for the
+/// whole program that embeds the reactor.
+#[inline(always)]
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Io {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Io::Done(n as usize);
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return failure(e),
+        }
+    }
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+#[cold]
+fn failure(errno: i32) -> Io {
+    if errno == libc::EAGAIN || errno == libc::EWOULDBLOCK {
+        Io::WouldBlock
+    } else {
+        Io::Failed(io::Error::from_raw_os_error(errno))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn send_and_recv_move_bytes_and_report_a_drained_socket() {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 16];
+        assert!(matches!(recv(b.as_raw_fd(), &mut buf), Io::WouldBlock));
+        assert!(matches!(send(a.as_raw_fd(), b"hello"), Io::Done(5)));
+        assert!(matches!(recv(b.as_raw_fd(), &mut buf), Io::Done(5)));
+        assert_eq!(&buf[..5], b"hello");
+        drop(a);
+        assert!(matches!(recv(b.as_raw_fd(), &mut buf), Io::Done(0)));
+    }
+
+    #[test]
+    fn sending_to_a_closed_peer_is_an_error_not_a_signal() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        match send(a.as_raw_fd(), b"x") {
+            Io::Failed(e) => assert_eq!(e.raw_os_error(), Some(libc::EPIPE)),
+            _ => panic!("send to a closed peer succeeded"),
+        }
+    }
+}
