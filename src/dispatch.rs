@@ -70,10 +70,30 @@ impl<S: 'static> Core<S> {
                 }
             }
             Io::WouldBlock => {}
-            // EOF or an error: the general loop reads again and handles it.
-            _ => self.read_stream(token),
+            Io::Done(_) => self.on_eof(token),
+            Io::Failed(e) => self.on_read_error(token, e),
         }
         true
+    }
+
+    /// The peer sent EOF: no more reading; the protocol decides what follows.
+    #[cold]
+    fn on_eof(&mut self, token: Token) {
+        trace!("{} read EOF", show(token));
+        if let Some(conn) = conn_in(&mut self.entries, token) {
+            conn.set(flag::EOF);
+            conn.input.release(&mut self.pool);
+        }
+        self.invoke(token, |p, ctx| p.eof_received(ctx));
+        self.settle_all();
+    }
+
+    /// A read failed (a reset, say): the connection is closed with that error.
+    #[cold]
+    fn on_read_error(&mut self, token: Token, e: io::Error) {
+        debug!("{}: read error: {e}", self.describe(token));
+        self.abort(token, e);
+        self.settle_all();
     }
 
     #[inline(never)]
@@ -202,14 +222,7 @@ impl<S: 'static> Core<S> {
                 }
             };
             match outcome {
-                Io::Done(0) => {
-                    trace!("{} read EOF", show(token));
-                    conn.set(flag::EOF);
-                    conn.input.release(&mut self.pool);
-                    self.invoke(token, |p, ctx| p.eof_received(ctx));
-                    self.settle_all();
-                    return;
-                }
+                Io::Done(0) => return self.on_eof(token),
                 Io::Done(n) => {
                     trace!("{} read {n} bytes", show(token));
                     if let Some(extra) = conn.extra.as_mut() {
@@ -228,12 +241,7 @@ impl<S: 'static> Core<S> {
                     }
                 }
                 Io::WouldBlock => return,
-                Io::Failed(e) => {
-                    debug!("{}: read error: {e}", self.describe(token));
-                    self.abort(token, e);
-                    self.settle_all();
-                    return;
-                }
+                Io::Failed(e) => return self.on_read_error(token, e),
             }
         }
     }
