@@ -50,17 +50,20 @@ impl<S: 'static> Core<S> {
         if !readable {
             return true;
         }
-        // Anything unusual (leftover input, a flag that changes how to read,
-        // an idle timer to feed) goes through the general read loop.
+        // Anything unusual (leftover input, a flag that changes how to read)
+        // goes through the general read loop.
         const UNUSUAL: u16 =
             flag::LINGERING | flag::REDELIVER | flag::ALWAYS_READY | flag::HUP | flag::NOT_READING;
-        if conn.has(UNUSUAL) || !conn.input.is_empty() || conn.extra.is_some() {
+        if conn.has(UNUSUAL) || !conn.input.is_empty() {
             self.read_stream(token);
             return true;
         }
         match conn.stream.recv(&mut self.scratch_in) {
             Io::Done(n) if n > 0 => {
                 trace!("{} read {n} bytes", show(token));
+                if let Some(extra) = conn.extra.as_mut() {
+                    extra.last_active = now_of(&self.now);
+                }
                 let protocol = conn.protocol.take();
                 self.deliver_scratch(token, protocol, n);
                 self.settle_all();
