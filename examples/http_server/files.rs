@@ -6,9 +6,9 @@
 //! literally named `%2e%2e`, which is not a way up.
 
 use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -30,6 +30,33 @@ pub struct Found {
     pub len: u64,
     pub modified: Option<SystemTime>,
     pub content_type: &'static str,
+    pub version: Version,
+}
+
+/// What tells one version of a file from another: writing to it moves its
+/// modification and change times, replacing it (a rename over it) changes
+/// the inode. The cache compares these to know whether its copy still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub dev: u64,
+    pub ino: u64,
+    pub len: u64,
+    /// Modification time, seconds and nanoseconds.
+    pub mtime: (i64, i64),
+    /// Status change time, seconds and nanoseconds.
+    pub ctime: (i64, i64),
+}
+
+impl Version {
+    pub fn of(meta: &Metadata) -> Version {
+        Version {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 /// Why a target is not even a path: the request was malformed (400).
@@ -76,6 +103,12 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
     // not the name a symlink happens to point at.
     let extension = wanted.extension().and_then(OsStr::to_str).unwrap_or("");
     Ok(open(&real, extension))
+}
+
+/// The path part of a request target, still percent-encoded: what names a
+/// file whatever the query, so the cache's key. `None` for a malformed target.
+pub fn path_of(target: &str) -> Option<&str> {
+    split_target(target).ok().map(|(path, _)| path)
 }
 
 /// The path and query of a request target. The absolute form
@@ -141,6 +174,7 @@ fn open(real: &Path, extension: &str) -> Target {
             len: meta.len(),
             modified: meta.modified().ok(),
             content_type: content_type(extension),
+            version: Version::of(&meta),
             file,
         }),
         _ => Target::NotFound,
