@@ -112,9 +112,11 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, u16>
     let mut if_modified_since = None;
     for header in parsed.headers.iter() {
         let name = header.name;
-        let value = std::str::from_utf8(header.value).unwrap_or("");
+        // Checked as text only for the few fields read here, not for every
+        // User-Agent and Accept a browser sends.
+        let text = || std::str::from_utf8(header.value).unwrap_or("");
         if name.eq_ignore_ascii_case("connection") {
-            for option in value.split(',').map(str::trim) {
+            for option in text().split(',').map(str::trim) {
                 close |= option.eq_ignore_ascii_case("close");
                 keep_alive |= option.eq_ignore_ascii_case("keep-alive");
             }
@@ -124,6 +126,7 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, u16>
             // Digits only, and repeated fields must agree (RFC 9112 §6.3):
             // anything else could frame the next request differently for us
             // than for a proxy in front of us.
+            let value = text();
             let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
             let len = value.parse::<u64>().ok().filter(|_| valid).ok_or(400u16)?;
             if body_len.is_some_and(|earlier| earlier != len) {
@@ -135,7 +138,7 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, u16>
             // skipped, chunked ones would need a decoder for nothing.
             return Err(400);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
-            if_modified_since = httpdate::parse_http_date(value.trim()).ok();
+            if_modified_since = httpdate::parse_http_date(text().trim()).ok();
         }
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2).
