@@ -218,12 +218,13 @@ impl Http {
         persist: Persist,
         rest: impl FnOnce(response::Head<'_>),
     ) {
+        let turn = ctx.now();
         let server = ctx.shared();
         let mut buf = std::mem::take(&mut server.head);
         rest(response::Head::new(
             &mut buf,
             status,
-            server.clock.now(),
+            server.clock.now(turn),
             persist,
         ));
         ctx.write(&buf);

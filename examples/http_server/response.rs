@@ -1,7 +1,7 @@
 //! Writing response heads and the small pages that explain an error.
 
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The reason phrase for each status this server sends.
 pub fn reason(status: u16) -> &'static str {
@@ -98,21 +98,30 @@ pub fn detail(status: u16) -> &'static str {
 }
 
 /// The `Date` header's value, formatted once per second rather than once per
-/// response.
+/// response, and read from the system clock only then: in between, the
+/// loop's turn time (which costs nothing) says whether the second is over.
 #[derive(Default)]
 pub struct Clock {
-    second: u64,
     text: String,
+    /// The turn time from which the text is out of date (the next whole
+    /// second, as the monotonic clock sees it).
+    until: Option<Instant>,
 }
 
 impl Clock {
-    pub fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if second != self.second || self.text.is_empty() {
-            self.second = second;
-            self.text = httpdate::fmt_http_date(now);
+    /// The date at `turn`, the time the current turn of the loop began.
+    pub fn now(&mut self, turn: Instant) -> &str {
+        if self.until.is_some_and(|until| turn < until) {
+            return &self.text;
         }
+        let now = SystemTime::now();
+        let into_second = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        self.text = httpdate::fmt_http_date(now);
+        // `turn` is no later than `now`, so this errs early, never late.
+        let rest = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
+        self.until = Some(turn + rest);
         &self.text
     }
 }
@@ -121,7 +130,7 @@ impl Clock {
 /// seconds, which is also how `If-Modified-Since` is compared.
 pub fn whole_seconds(time: SystemTime) -> SystemTime {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 #[cfg(test)]
@@ -149,7 +158,16 @@ mod tests {
     #[test]
     fn clock_formats_http_dates() {
         let mut clock = Clock::default();
-        let text = clock.now().to_string();
+        let turn = Instant::now();
+        let text = clock.now(turn).to_string();
         assert!(httpdate::parse_http_date(&text).is_ok(), "{text}");
+        assert_eq!(clock.now(turn), text, "the same second");
+        let later = clock.now(turn + Duration::from_secs(1)).to_string();
+        assert!(httpdate::parse_http_date(&later).is_ok(), "{later}");
+        assert!(
+            clock
+                .until
+                .is_some_and(|until| until > turn + Duration::from_secs(1))
+        );
     }
 }
