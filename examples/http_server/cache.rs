@@ -43,7 +43,7 @@ pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Entry {
     version: Version,
-    /// Whether the file was last modified more than [`VALID_FOR`] before it
+    /// Whether the file's last change was more than [`VALID_FOR`] before it
     /// was read (see [`Entry::settled`]).
     settled: bool,
     /// `Last-Modified` in whole seconds, compared with `If-Modified-Since`.
@@ -58,10 +58,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Reads the file `found` into an entry; `None` if it cannot be read
-    /// whole. The file's position is left alone (positioned reads), so the
-    /// caller can still stream it.
-    fn read(found: &Found, now: SystemTime) -> Option<Entry> {
+    /// Reads the file `found` into an entry at wall-clock time `wall`;
+    /// `None` if it cannot be read whole. The file's position is left alone
+    /// (positioned reads), so the caller can still stream it.
+    fn read(found: &Found, wall: SystemTime) -> Option<Entry> {
         let len = usize::try_from(found.len).ok()?;
         let modified = found.modified.map(response::whole_seconds);
         let mut bytes = Vec::with_capacity(len + 128);
@@ -84,11 +84,17 @@ impl Entry {
         found.file.read_exact_at(&mut bytes[body_at..], 0).ok()?;
         // File times have the kernel's coarse clock resolution: a write
         // landing in the same tick as an earlier one, after we read, would
-        // leave the version unchanged. A file modified that recently is not
+        // leave the version unchanged. A file changed that recently is not
         // trusted to be settled; it is read again at every check until it is.
-        let settled = found
-            .modified
-            .and_then(|modified| now.duration_since(modified).ok())
+        // The change time, because every write and every `touch` moves it
+        // and nothing can set it back.
+        let (secs, nanos) = found.version.ctime;
+        let changed = u64::try_from(secs)
+            .ok()
+            .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, 0)))
+            .and_then(|t| t.checked_add(Duration::from_nanos(nanos.clamp(0, 999_999_999) as u64)));
+        let settled = changed
+            .and_then(|changed| wall.duration_since(changed).ok())
             .is_some_and(|age| age > VALID_FOR);
         Some(Entry {
             version: found.version,
@@ -179,8 +185,15 @@ impl Cache {
     /// `path` has just been resolved to `found`: the entry to answer with,
     /// the cached one if the file is still the version cached, else read now
     /// and cached. Gives `found` back if the file is too big to cache or
-    /// cannot be read whole, for the caller to stream it.
-    pub fn store(&mut self, path: &str, found: Found, now: Instant) -> Result<Rc<Entry>, Found> {
+    /// cannot be read whole, for the caller to stream it. `now` is the
+    /// loop's time, `wall` the wall-clock time that file times compare with.
+    pub fn store(
+        &mut self,
+        path: &str,
+        found: Found,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<Rc<Entry>, Found> {
         self.uses += 1;
         let uses = self.uses;
         if let Some(slot) = self.slots.get_mut(path) {
@@ -194,7 +207,7 @@ impl Cache {
         if found.len > MAX_FILE {
             return Err(found);
         }
-        let Some(entry) = Entry::read(&found, SystemTime::now()) else {
+        let Some(entry) = Entry::read(&found, wall) else {
             return Err(found);
         };
         let entry = Rc::new(entry);
@@ -264,8 +277,8 @@ mod tests {
         &entry.full()[entry.full().len() - entry.body_len()..]
     }
 
-    /// Sets a file's modification time `secs` in the past, so it is settled
-    /// (and a rewrite with the same length still changes its version).
+    /// Sets a file's modification time `secs` in the past, so that a rewrite
+    /// changes its version whatever the resolution of file times.
     fn age(scratch: &Scratch, name: &str, secs: u64) {
         let file = std::fs::File::options()
             .write(true)
@@ -275,10 +288,16 @@ mod tests {
             .unwrap();
     }
 
+    /// A wall-clock time long after the scratch files were written: read
+    /// then, they count as settled.
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(10)
+    }
+
     #[test]
     fn entry_parts() {
         let scratch = Scratch::new("cache-parts");
-        let entry = Entry::read(&found(&scratch, "/").unwrap(), SystemTime::now()).unwrap();
+        let entry = Entry::read(&found(&scratch, "/").unwrap(), later()).unwrap();
         let full = String::from_utf8(entry.full().to_vec()).unwrap();
         assert!(
             full.starts_with("Content-Type: text/html; charset=utf-8\r\nContent-Length: 11\r\n"),
@@ -291,17 +310,18 @@ mod tests {
             not_modified.starts_with("Last-Modified: ") && not_modified.ends_with("GMT\r\n\r\n")
         );
         assert_eq!(body(&entry), b"<p>home</p>");
+        assert!(entry.settled());
     }
 
     #[test]
     fn a_hit_within_the_interval_then_a_check() {
         let scratch = Scratch::new("cache-hit");
-        age(&scratch, "index.html", 10);
         let mut cache = Cache::default();
         let t0 = Instant::now();
         assert!(cache.get("/", t0).is_none(), "empty");
-        let first = cache.store("/", found(&scratch, "/").unwrap(), t0).unwrap();
-        assert!(first.settled());
+        let first = cache
+            .store("/", found(&scratch, "/").unwrap(), t0, later())
+            .unwrap();
         let hit = cache
             .get("/", t0 + VALID_FOR / 2)
             .expect("checked half a second ago");
@@ -309,7 +329,9 @@ mod tests {
         assert!(cache.get("/", t0 + VALID_FOR).is_none(), "due for a check");
         // Unchanged: the check keeps the bytes read before.
         let t1 = t0 + VALID_FOR;
-        let again = cache.store("/", found(&scratch, "/").unwrap(), t1).unwrap();
+        let again = cache
+            .store("/", found(&scratch, "/").unwrap(), t1, later())
+            .unwrap();
         assert!(Rc::ptr_eq(&first, &again));
         assert!(cache.get("/", t1).is_some());
     }
@@ -320,8 +342,10 @@ mod tests {
         age(&scratch, "index.html", 10);
         let mut cache = Cache::default();
         let t0 = Instant::now();
-        cache.store("/", found(&scratch, "/").unwrap(), t0).unwrap();
-        // Same length, other bytes, older time: only the version tells.
+        cache
+            .store("/", found(&scratch, "/").unwrap(), t0, later())
+            .unwrap();
+        // Same length, other bytes: only the version's times tell.
         std::fs::write(scratch.0.join("root/index.html"), "<p>HOME</p>").unwrap();
         age(&scratch, "index.html", 5);
         let stale = cache.get("/", t0).unwrap();
@@ -332,7 +356,9 @@ mod tests {
         );
         let t1 = t0 + VALID_FOR;
         assert!(cache.get("/", t1).is_none());
-        let fresh = cache.store("/", found(&scratch, "/").unwrap(), t1).unwrap();
+        let fresh = cache
+            .store("/", found(&scratch, "/").unwrap(), t1, later())
+            .unwrap();
         assert_eq!(body(&fresh), b"<p>HOME</p>");
         assert_eq!(body(&cache.get("/", t1).unwrap()), b"<p>HOME</p>");
     }
@@ -342,10 +368,14 @@ mod tests {
         let scratch = Scratch::new("cache-racy");
         let mut cache = Cache::default();
         let t0 = Instant::now();
-        let first = cache.store("/", found(&scratch, "/").unwrap(), t0).unwrap();
+        let first = cache
+            .store("/", found(&scratch, "/").unwrap(), t0, SystemTime::now())
+            .unwrap();
         assert!(!first.settled(), "written a moment ago");
         let t1 = t0 + VALID_FOR;
-        let second = cache.store("/", found(&scratch, "/").unwrap(), t1).unwrap();
+        let second = cache
+            .store("/", found(&scratch, "/").unwrap(), t1, SystemTime::now())
+            .unwrap();
         assert!(!Rc::ptr_eq(&first, &second), "read again");
     }
 
@@ -353,16 +383,17 @@ mod tests {
     fn removal_and_bounds() {
         let scratch = Scratch::new("cache-bounds");
         let t0 = Instant::now();
-        let entry_size = Entry::read(&found(&scratch, "/").unwrap(), SystemTime::now())
+        let entry_size = Entry::read(&found(&scratch, "/").unwrap(), later())
             .unwrap()
             .full()
             .len();
+        let store = |cache: &mut Cache, path: &str| {
+            cache.store(path, found(&scratch, path).unwrap(), t0, later())
+        };
         // Room for two index-sized entries.
         let mut cache = Cache::new(10, 2 * entry_size + 10);
         for path in ["/", "/index.html", "/sub/"] {
-            cache
-                .store(path, found(&scratch, path).unwrap(), t0)
-                .unwrap();
+            store(&mut cache, path).unwrap();
             cache.get("/", t0); // keeps "/" the most recently used
         }
         assert_eq!(cache.len(), 2);
@@ -377,10 +408,8 @@ mod tests {
         assert_eq!(cache.len(), 1);
 
         let mut cache = Cache::new(1, MAX_BYTES);
-        cache.store("/", found(&scratch, "/").unwrap(), t0).unwrap();
-        cache
-            .store("/sub/", found(&scratch, "/sub/").unwrap(), t0)
-            .unwrap();
+        store(&mut cache, "/").unwrap();
+        store(&mut cache, "/sub/").unwrap();
         assert_eq!(cache.len(), 1, "one entry at most");
 
         let big = scratch.0.join("root/big.bin");
@@ -389,11 +418,7 @@ mod tests {
             .set_len(MAX_FILE + 1)
             .unwrap();
         let mut cache = Cache::default();
-        assert!(
-            cache
-                .store("/big.bin", found(&scratch, "/big.bin").unwrap(), t0)
-                .is_err()
-        );
+        assert!(store(&mut cache, "/big.bin").is_err());
         assert_eq!((cache.len(), cache.bytes()), (0, 0), "too big to cache");
     }
 }

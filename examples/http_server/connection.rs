@@ -202,10 +202,12 @@ impl Http {
                 let location = [("Location", location.as_str())];
                 self.send_page(ctx, 301, persist, &location, head_only, access);
             }
-            Ok(Target::File(found)) => match server.cache.store(path, found, now) {
-                Ok(entry) => self.send_entry(ctx, &entry, since, persist, head_only, access),
-                Err(found) => self.send_file(ctx, found, since, persist, head_only, access),
-            },
+            Ok(Target::File(found)) => {
+                match server.cache.store(path, found, now, SystemTime::now()) {
+                    Ok(entry) => self.send_entry(ctx, &entry, since, persist, head_only, access),
+                    Err(found) => self.send_file(ctx, found, since, persist, head_only, access),
+                }
+            }
         }
     }
 

@@ -36,10 +36,11 @@
 //!   checks and all, then a comparison of inode, size and times: a changed
 //!   file is served new, a deleted one is 404, a symlink repointed outside
 //!   the root is refused, each within a second (nginx's
-//!   `open_file_cache_valid 1s` makes the same trade). A file modified
+//!   `open_file_cache_valid 1s` makes the same trade). A file changed
 //!   within the last second is read again at every check, as file times are
 //!   too coarse to tell two quick writes apart. The cache holds at most
-//!   1024 files and 16 MiB, dropping the least recently used.
+//!   1024 files and 16 MiB (per reactor thread), dropping the least
+//!   recently used.
 //! - Larger files are streamed as the socket drains, one 64 KiB chunk at a
 //!   time, so a 10 GiB file costs what a 10 KiB one does. Reading a file
 //!   blocks the loop for the length of one `read`: fine for a local disk,
