@@ -34,6 +34,7 @@ use sockloop::{Ctx, Protocol, TimerId};
 use crate::Server;
 use crate::cache::Entry;
 use crate::files::{self, Found, Target};
+use crate::idle::Member;
 use crate::request::{self, Head, Request};
 use crate::response::{self, Persist};
 
@@ -119,8 +120,10 @@ pub struct Http {
     keepalive_timer: Option<(TimerId, Instant)>,
     /// When the connection last became idle.
     idle_since: Instant,
-    /// This connection's key in the server's idle list while parked there.
-    idle_key: Option<u64>,
+    /// This connection's place in the server's idle list (from connect).
+    member: Option<Member>,
+    /// Whether it is parked on that list, waiting for its next request.
+    parked: bool,
     /// Request body bytes still to be read and thrown away.
     skip: u64,
     transfer: Option<Transfer>,
@@ -145,7 +148,8 @@ impl Http {
             header_timer: None,
             keepalive_timer: None,
             idle_since: Instant::now(),
-            idle_key: None,
+            member: None,
+            parked: false,
             skip: 0,
             transfer: None,
             write_paused: false,
@@ -514,10 +518,10 @@ impl Http {
         let token = ctx.token();
         let now = ctx.now();
         let server = ctx.shared();
-        let key = server.next_idle;
-        server.next_idle += 1;
-        server.idle.insert(key, token);
-        self.idle_key = Some(key);
+        if let Some(member) = self.member {
+            server.idle.park(member, token);
+        }
+        self.parked = true;
         self.idle_since = now;
         let due = now + server.keepalive_timeout;
         // A timer already due by then will find the connection not idle
@@ -542,7 +546,7 @@ impl Http {
     /// for the whole timeout, else wait out the rest.
     fn keepalive_fired(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.keepalive_timer = None;
-        if self.phase != Phase::Idle || self.idle_key.is_none() {
+        if self.phase != Phase::Idle || !self.parked {
             // Busy now; the next park sets the timer again.
             return;
         }
@@ -558,8 +562,10 @@ impl Http {
 
     /// Leaves the idle list. The keep-alive timer runs on (see `keepalive_timer`).
     fn unpark(&mut self, ctx: &mut Ctx<'_, Server>) {
-        if let Some(key) = self.idle_key.take() {
-            ctx.shared().idle.remove(&key);
+        if std::mem::take(&mut self.parked) {
+            if let Some(member) = self.member {
+                ctx.shared().idle.unpark(member);
+            }
         }
     }
 
@@ -592,12 +598,13 @@ impl Protocol<Server> for Http {
             .map_or_else(|_| "-".into(), |a| a.to_string());
         let server = ctx.shared();
         server.open += 1;
+        self.member = Some(server.idle.join());
         let limit = server.header_timeout;
         // Near the connection limit, make room as nginx does: the oldest
         // idle keep-alive connections go first, and only they.
         let mut excess = server.open.saturating_sub(server.crowded_above());
         while excess > 0 {
-            let Some((_, token)) = ctx.shared().idle.pop_first() else {
+            let Some(token) = ctx.shared().idle.pop_oldest() else {
                 break;
             };
             info!("near the connection limit: closing idle keep-alive connection {token:?}");
@@ -664,7 +671,7 @@ impl Protocol<Server> for Http {
         } else if self.peer_eof && self.phase != Phase::Closing {
             // Everything the peer will ever send has been answered.
             self.close(ctx);
-        } else if self.phase == Phase::Idle && self.idle_key.is_none() {
+        } else if self.phase == Phase::Idle && !self.parked {
             self.park(ctx);
         }
         used
@@ -728,8 +735,8 @@ impl Protocol<Server> for Http {
     fn connection_lost(&mut self, ctx: &mut Ctx<'_, Server>, reason: Option<io::Error>) {
         let server = ctx.shared();
         server.open = server.open.saturating_sub(1);
-        if let Some(key) = self.idle_key.take() {
-            server.idle.remove(&key);
+        if let Some(member) = self.member.take() {
+            server.idle.leave(member);
         }
         // A client gone mid-file costs nothing more: the file closes here.
         if let Some(transfer) = self.transfer.take() {

@@ -69,16 +69,16 @@ mod cache;
 mod common;
 mod connection;
 mod files;
+mod idle;
 mod request;
 mod response;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use common::OrFail;
-use sockloop::{Config, Reactor, Token, Workers};
+use sockloop::{Config, Reactor, Workers};
 
 use connection::Http;
 
@@ -128,9 +128,8 @@ pub struct Server {
     pub max_connections: usize,
     /// Connections made and not yet lost.
     pub open: usize,
-    /// Idle keep-alive connections, oldest first (keys only grow).
-    pub idle: BTreeMap<u64, Token>,
-    pub next_idle: u64,
+    /// Idle keep-alive connections, oldest first.
+    pub idle: idle::IdleList,
     /// The read buffer for file chunks, lent to one callback at a time.
     pub chunk: Vec<u8>,
     /// The buffer response heads are built in, lent likewise.
@@ -149,8 +148,7 @@ impl Server {
             send_timeout: Duration::from_secs(60),
             max_connections,
             open: 0,
-            idle: BTreeMap::new(),
-            next_idle: 0,
+            idle: idle::IdleList::default(),
             chunk: Vec::new(),
             head: Vec::new(),
             clock: response::Clock::default(),

@@ -229,10 +229,11 @@ fn a_new_connection_near_the_limit_evicts_the_oldest_idle_one() {
     let scratch = Scratch::new("evict");
     let mut state = Server::new(scratch.root(), 10);
     state.open = 9; // nine others, two of them idle
-    state.idle.insert(0, sockloop::Token(1000));
-    state.idle.insert(1, sockloop::Token(1001));
-    state.next_idle = 2;
+    for token in [1000, 1001] {
+        let member = state.idle.join();
+        state.idle.park(member, sockloop::Token(token));
+    }
     let mut h = Harness::with_state(state, Http::new());
-    let idle: Vec<_> = h.shared().idle.values().copied().collect();
-    assert_eq!(idle, [sockloop::Token(1001)], "only the oldest made room");
+    assert_eq!(h.shared().idle.len(), 1, "only the oldest made room");
+    assert_eq!(h.shared().idle.pop_oldest(), Some(sockloop::Token(1001)));
 }
