@@ -115,25 +115,34 @@ pub fn path_of(target: &str) -> Option<&str> {
 /// (`http://host/path`), which servers must accept, is reduced to its path.
 fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
     let mut target = target;
-    for scheme in ["http://", "https://"] {
-        // Compared as bytes: slicing the str at a fixed offset would panic
-        // inside a multi-byte character.
-        let prefix = target.as_bytes().get(..scheme.len());
-        if target.len() > scheme.len()
-            && prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
-        {
-            let rest = &target[scheme.len()..];
-            target = rest.find('/').map_or("/", |slash| &rest[slash..]);
+    // The origin form (`/path`), nearly every request, skips this.
+    if !target.starts_with('/') {
+        for scheme in ["http://", "https://"] {
+            // Compared as bytes: slicing the str at a fixed offset would panic
+            // inside a multi-byte character.
+            let prefix = target.as_bytes().get(..scheme.len());
+            if target.len() > scheme.len()
+                && prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
+            {
+                let rest = &target[scheme.len()..];
+                target = rest.find('/').map_or("/", |slash| &rest[slash..]);
+            }
         }
     }
     if !target.starts_with('/') {
         return Err(BadTarget);
     }
-    let target = target.split('#').next().unwrap_or(target);
-    Ok(match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    })
+    // The path ends at the first `?` or `#`, the query runs from `?` to `#`:
+    // one pass over the bytes finds the end of the path.
+    let end = target
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    let (path, rest) = target.split_at(end);
+    let query = rest
+        .strip_prefix('?')
+        .map(|query| query.split('#').next().unwrap_or(query));
+    Ok((path, query))
 }
 
 /// Percent-decodes a path, refusing a `%` not followed by two hex digits
@@ -257,6 +266,11 @@ pub mod tests {
         assert_eq!(found.content_type, "text/css; charset=utf-8");
         assert!(matches!(get("/sub"), Target::Redirect(l) if l == "/sub/"));
         assert!(matches!(get("/sub?q"), Target::Redirect(l) if l == "/sub/?q"));
+        assert!(matches!(get("/sub?q#f"), Target::Redirect(l) if l == "/sub/?q"));
+        assert!(matches!(get("/sub#f?q"), Target::Redirect(l) if l == "/sub/"));
+        assert_eq!(path_of("/a?b#c"), Some("/a"));
+        assert_eq!(path_of("/a#c?b"), Some("/a"));
+        assert_eq!(path_of("HTTP://host/a?b"), Some("/a"));
     }
 
     #[test]
