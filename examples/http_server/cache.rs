@@ -135,8 +135,8 @@ impl Entry {
 
 struct Slot {
     entry: Rc<Entry>,
-    /// When the entry was last checked against the filesystem.
-    checked: Instant,
+    /// Until when the last check against the filesystem holds.
+    valid_until: Instant,
     /// The cache's use counter at the last hit, for dropping the least
     /// recently used.
     used: u64,
@@ -174,7 +174,7 @@ impl Cache {
     /// or [`Cache::remove`] with what it names.
     pub fn get(&mut self, path: &str, now: Instant) -> Option<Rc<Entry>> {
         let slot = self.slots.get_mut(path)?;
-        if now.saturating_duration_since(slot.checked) >= VALID_FOR {
+        if now >= slot.valid_until {
             return None;
         }
         self.uses += 1;
@@ -198,7 +198,7 @@ impl Cache {
         let uses = self.uses;
         if let Some(slot) = self.slots.get_mut(path) {
             if slot.entry.version == found.version && slot.entry.settled {
-                slot.checked = now;
+                slot.valid_until = now + VALID_FOR;
                 slot.used = uses;
                 return Ok(Rc::clone(&slot.entry));
             }
@@ -221,7 +221,7 @@ impl Cache {
         self.bytes += size;
         let slot = Slot {
             entry: Rc::clone(&entry),
-            checked: now,
+            valid_until: now + VALID_FOR,
             used: uses,
         };
         self.slots.insert(path.into(), slot);
