@@ -64,6 +64,8 @@
 //!   pieces; the keep-alive timer runs across requests and checks the real
 //!   idle time when it fires).
 
+#[cfg(test)]
+mod alloc_count;
 mod cache;
 #[path = "../common/mod.rs"]
 mod common;
