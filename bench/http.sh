@@ -9,13 +9,17 @@
 # they take turns (http_server nginx http_server nginx ...). wrk runs
 # `-t1 -c100 -d${SECS}s --latency`. nginx gets a config written here: one
 # worker, access log off, sendfile, keep-alive requests unlimited (wrk
-# keeps its 100 connections open), everything else default. The server's
+# keeps its 100 connections open), everything else default. http_server
+# runs with RUST_LOG=warn, its equivalent of `access_log off`: no access log
+# line is formatted or written. The server's
 # CPU time (all its processes, from /proc) over the run divided by the
 # requests wrk completed gives the server CPU per request.
 #
 # http_server is built if it can be; if it cannot (or does not answer),
 # its rows are skipped with a message and nginx is still measured.
-# Writes bench/results/http-DATE.md and http-DATE-raw.txt.
+# Writes bench/results/http-DATE.md and http-DATE-raw.txt. For counts that
+# do not depend on a quiet machine (instructions and system calls per
+# request), see bench/http_callgrind.sh.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -456,6 +456,48 @@ fn traversal_attempts_are_404() {
     }
 }
 
+/// Small files are answered from memory and checked against the disk at
+/// most once a second. Each change below must show within that second (the
+/// wait allows far more, for a loaded machine): a file rewritten, even to
+/// the same length, is served new; a deleted one is 404; a symlink repointed
+/// outside the root is refused like any other.
+#[test]
+fn cached_files_follow_the_disk() {
+    let site = Site::new("cache");
+    let root = site.root();
+    std::os::unix::fs::symlink("style.css", root.join("link.css")).unwrap();
+    let server = site.start(&[]);
+    let mut stream = server.connect();
+    let mut fetch = |target: &str| {
+        send(&mut stream, get(target).as_bytes());
+        let r = read_response(&mut stream, false);
+        (r.status, r.text())
+    };
+    assert_eq!(fetch("/style.css"), (200, STYLE.to_string()));
+    assert_eq!(fetch("/link.css"), (200, STYLE.to_string()));
+    assert_eq!(fetch("/sub/"), (200, SUB_INDEX.to_string()));
+    assert_eq!(fetch("/data.json"), (200, "{}".to_string()));
+
+    let restyled = STYLE.replace("#333", "#444");
+    assert_eq!(restyled.len(), STYLE.len());
+    std::fs::write(root.join("style.css"), &restyled).unwrap();
+    wait_until("the rewritten file is served", || {
+        fetch("/style.css") == (200, restyled.clone())
+    });
+    std::fs::write(root.join("data.json"), "{\"a\": 1}").unwrap();
+    wait_until("the grown file is served", || {
+        fetch("/data.json") == (200, "{\"a\": 1}".to_string())
+    });
+    std::fs::remove_file(root.join("sub/index.html")).unwrap();
+    wait_until("the deleted file is 404", || fetch("/sub/").0 == 404);
+    std::fs::remove_file(root.join("link.css")).unwrap();
+    std::os::unix::fs::symlink(site.dir.join("secret.txt"), root.join("link.css")).unwrap();
+    wait_until("the repointed symlink is refused", || {
+        fetch("/link.css").0 == 404
+    });
+    assert_eq!(fetch("/link.css").0, 404, "and stays refused");
+}
+
 const BIG: u64 = 100 * 1024 * 1024;
 
 fn with_big_file(site: &Site) {
@@ -593,6 +635,24 @@ fn idle_keep_alive_connection_is_closed_after_the_timeout() {
     let server = site.start(&["--keepalive-timeout", "0.5"]);
     let (r, mut stream) = exchange(&server, &get("/"));
     assert_eq!(r.status, 200);
+    assert!(closed_quietly(&mut stream));
+}
+
+/// The keep-alive timeout runs from the last response, not the first: the
+/// server leaves its timer running across requests and, when it fires, waits
+/// out what is left of the idle time. (Margins of 1 s either way.)
+#[test]
+fn keep_alive_timeout_runs_from_the_last_response() {
+    let site = Site::new("idle-again");
+    let server = site.start(&["--keepalive-timeout", "3"]);
+    let (r, mut stream) = exchange(&server, &get("/"));
+    assert_eq!(r.status, 200);
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(2));
+        send(&mut stream, get("/").as_bytes());
+        assert_eq!(read_response(&mut stream, false).status, 200);
+    }
+    // 4 s after the first response, and still open; then closed when idle.
     assert!(closed_quietly(&mut stream));
 }
 

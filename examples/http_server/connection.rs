@@ -16,16 +16,25 @@
 //! is queued, then resumed, and the reactor delivers the rest again. The
 //! same happens when pipelined requests come faster than their responses
 //! drain: parsing stops once 64 KiB of responses are queued.
+//!
+//! The time limits stay off the path of a request that arrives whole: the
+//! header timer runs from connect for the first head, but for a later one
+//! only once it is seen to arrive in pieces; the keep-alive timer is left
+//! running across requests and, when it fires, closes the connection only
+//! if it has been idle for the whole timeout, else waits out the rest.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info, warn};
 use sockloop::{Ctx, Protocol, TimerId};
 
 use crate::Server;
+use crate::cache::Entry;
 use crate::files::{self, Found, Target};
+use crate::idle::Member;
 use crate::request::{self, Head, Request};
 use crate::response::{self, Persist};
 
@@ -64,14 +73,28 @@ enum Phase {
     Closing,
 }
 
-/// What the access log line says about one request.
-struct Access {
-    method: String,
-    target: String,
+/// What the access log line says about one request. Method and target
+/// are borrowed from the input while the response is written at once, and
+/// copied only for a file that streams on after the input is gone.
+struct Access<'a> {
+    method: Cow<'a, str>,
+    target: Cow<'a, str>,
     status: u16,
     /// Body bytes sent.
     bytes: u64,
     started: Instant,
+}
+
+impl Access<'_> {
+    fn into_owned(self) -> Access<'static> {
+        Access {
+            method: Cow::Owned(self.method.into_owned()),
+            target: Cow::Owned(self.target.into_owned()),
+            status: self.status,
+            bytes: self.bytes,
+            started: self.started,
+        }
+    }
 }
 
 /// A file being streamed to the peer.
@@ -79,17 +102,28 @@ struct Transfer {
     file: File,
     remaining: u64,
     persist: Persist,
-    access: Access,
+    access: Access<'static>,
 }
 
 /// The protocol of one HTTP/1.x connection.
 pub struct Http {
     peer: String,
     phase: Phase,
-    /// The header or keep-alive timer, whichever the phase runs.
-    deadline: Option<TimerId>,
-    /// This connection's key in the server's idle list while parked there.
-    idle_key: Option<u64>,
+    /// Runs while a request head is incomplete (and from connect until the
+    /// first one). Set only when a head does not arrive whole in one read,
+    /// which is rare: most requests never touch a timer.
+    header_timer: Option<TimerId>,
+    /// The keep-alive timer and when it is due. Left running while the
+    /// connection is busy rather than cancelled and set again for every
+    /// request; when it fires it checks how long the connection has really
+    /// been idle, and sets itself again for the rest if need be.
+    keepalive_timer: Option<(TimerId, Instant)>,
+    /// When the connection last became idle.
+    idle_since: Instant,
+    /// This connection's place in the server's idle list (from connect).
+    member: Option<Member>,
+    /// Whether it is parked on that list, waiting for its next request.
+    parked: bool,
     /// Request body bytes still to be read and thrown away.
     skip: u64,
     transfer: Option<Transfer>,
@@ -111,8 +145,11 @@ impl Http {
         Http {
             peer: String::new(),
             phase: Phase::Fresh,
-            deadline: None,
-            idle_key: None,
+            header_timer: None,
+            keepalive_timer: None,
+            idle_since: Instant::now(),
+            member: None,
+            parked: false,
             skip: 0,
             transfer: None,
             write_paused: false,
@@ -126,7 +163,7 @@ impl Http {
 
     // ----- answering ------------------------------------------------------
 
-    fn respond(&mut self, ctx: &mut Ctx<'_, Server>, request: Request) {
+    fn respond(&mut self, ctx: &mut Ctx<'_, Server>, request: Request<'_>) {
         let persist = if !request.keep_alive || ctx.is_shutting_down() {
             Persist::Close
         } else if request.minor == 0 {
@@ -136,30 +173,68 @@ impl Http {
         };
         let head_only = request.method == "HEAD";
         let access = Access {
-            method: request.method,
-            target: request.target,
+            method: Cow::Borrowed(request.method),
+            target: Cow::Borrowed(request.target),
             status: 0,
             bytes: 0,
-            started: Instant::now(),
+            // The turn's time: near enough for a log line, and free.
+            started: ctx.now(),
         };
-        if access.method != "GET" && !head_only {
+        if request.method != "GET" && !head_only {
             let allow = [("Allow", "GET, HEAD")];
             return self.send_page(ctx, 405, persist, &allow, head_only, access);
         }
-        match files::resolve(&ctx.shared_ref().root, &access.target) {
+        let since = request.if_modified_since;
+        let Some(path) = files::path_of(request.target) else {
+            return self.send_page(ctx, 400, Persist::Close, &[], head_only, access);
+        };
+        let now = ctx.now();
+        if let Some(entry) = ctx.shared().cache.get(path, now) {
+            return self.send_entry(ctx, &entry, since, persist, head_only, access);
+        }
+        let server = ctx.shared();
+        match files::resolve(&server.root, request.target) {
             Err(files::BadTarget) => {
                 self.send_page(ctx, 400, Persist::Close, &[], head_only, access)
             }
-            Ok(Target::NotFound) => self.send_page(ctx, 404, persist, &[], head_only, access),
+            Ok(Target::NotFound) => {
+                server.cache.remove(path);
+                self.send_page(ctx, 404, persist, &[], head_only, access)
+            }
             Ok(Target::Redirect(location)) => {
+                server.cache.remove(path);
                 let location = [("Location", location.as_str())];
                 self.send_page(ctx, 301, persist, &location, head_only, access);
             }
             Ok(Target::File(found)) => {
-                let since = request.if_modified_since;
-                self.send_file(ctx, found, since, persist, head_only, access);
+                match server.cache.store(path, found, now, SystemTime::now()) {
+                    Ok(entry) => self.send_entry(ctx, &entry, since, persist, head_only, access),
+                    Err(found) => self.send_file(ctx, found, since, persist, head_only, access),
+                }
             }
         }
+    }
+
+    /// Writes a response head: the status line and the headers every
+    /// response carries, then what `rest` adds. Built in the server's one
+    /// head buffer (only one callback runs at a time), so no allocation.
+    fn write_head(
+        ctx: &mut Ctx<'_, Server>,
+        status: u16,
+        persist: Persist,
+        rest: impl FnOnce(response::Head<'_>),
+    ) {
+        let turn = ctx.now();
+        let server = ctx.shared();
+        let mut buf = std::mem::take(&mut server.head);
+        rest(response::Head::new(
+            &mut buf,
+            status,
+            server.clock.now(turn),
+            persist,
+        ));
+        ctx.write(&buf);
+        ctx.shared().head = buf;
     }
 
     /// Sends a status with its small HTML page.
@@ -170,16 +245,18 @@ impl Http {
         persist: Persist,
         headers: &[(&str, &str)],
         head_only: bool,
-        mut access: Access,
+        mut access: Access<'_>,
     ) {
         let body = response::page(status, response::detail(status));
-        let mut head = response::Head::new(status, ctx.shared().clock.now(), persist)
-            .header("Content-Type", "text/html; charset=utf-8")
-            .header("Content-Length", body.len());
-        for (name, value) in headers {
-            head = head.header(name, value);
-        }
-        ctx.write(head.finish().as_bytes());
+        Self::write_head(ctx, status, persist, |head| {
+            let mut head = head
+                .header("Content-Type", "text/html; charset=utf-8")
+                .header("Content-Length", body.len());
+            for (name, value) in headers {
+                head = head.header(name, value);
+            }
+            head.finish();
+        });
         if !head_only {
             ctx.write(body.as_bytes());
             access.bytes = body.len() as u64;
@@ -188,38 +265,69 @@ impl Http {
         self.complete(ctx, access, persist);
     }
 
-    /// Sends a file: 304 if the client's copy is current, else the head and
-    /// then the body, streamed.
+    /// Sends a cached file: 304 if the client's copy is current, else 200
+    /// with the body from memory.
+    fn send_entry(
+        &mut self,
+        ctx: &mut Ctx<'_, Server>,
+        entry: &Entry,
+        if_modified_since: Option<SystemTime>,
+        persist: Persist,
+        head_only: bool,
+        mut access: Access<'_>,
+    ) {
+        let current = matches!(
+            (entry.modified, if_modified_since),
+            (Some(modified), Some(since)) if modified <= since
+        );
+        access.status = if current { 304 } else { 200 };
+        // The entry's part carries the headers of its own and the blank line.
+        Self::write_head(ctx, access.status, persist, |_| {});
+        if current {
+            ctx.write(entry.not_modified());
+        } else if head_only {
+            ctx.write(entry.head());
+        } else {
+            ctx.write(entry.full());
+            access.bytes = entry.body_len() as u64;
+        }
+        self.complete(ctx, access, persist);
+    }
+
+    /// Sends a file too big to cache: 304 if the client's copy is current,
+    /// else the head and then the body, streamed.
     fn send_file(
         &mut self,
         ctx: &mut Ctx<'_, Server>,
         found: Found,
-        if_modified_since: Option<std::time::SystemTime>,
+        if_modified_since: Option<SystemTime>,
         persist: Persist,
         head_only: bool,
-        mut access: Access,
+        mut access: Access<'_>,
     ) {
         let modified = found.modified.map(response::whole_seconds);
         let last_modified = modified.map(httpdate::fmt_http_date);
-        let date = ctx.shared().clock.now();
         if let (Some(modified), Some(since)) = (modified, if_modified_since) {
             if modified <= since {
-                let mut head = response::Head::new(304, date, persist);
-                if let Some(last_modified) = &last_modified {
-                    head = head.header("Last-Modified", last_modified);
-                }
-                ctx.write(head.finish().as_bytes());
+                Self::write_head(ctx, 304, persist, |mut head| {
+                    if let Some(last_modified) = &last_modified {
+                        head = head.header("Last-Modified", last_modified);
+                    }
+                    head.finish();
+                });
                 access.status = 304;
                 return self.complete(ctx, access, persist);
             }
         }
-        let mut head = response::Head::new(200, date, persist)
-            .header("Content-Type", found.content_type)
-            .header("Content-Length", found.len);
-        if let Some(last_modified) = &last_modified {
-            head = head.header("Last-Modified", last_modified);
-        }
-        ctx.write(head.finish().as_bytes());
+        Self::write_head(ctx, 200, persist, |head| {
+            let mut head = head
+                .header("Content-Type", found.content_type)
+                .header("Content-Length", found.len);
+            if let Some(last_modified) = &last_modified {
+                head = head.header("Last-Modified", last_modified);
+            }
+            head.finish();
+        });
         access.status = 200;
         if head_only || found.len == 0 {
             return self.complete(ctx, access, persist);
@@ -228,7 +336,7 @@ impl Http {
             file: found.file,
             remaining: found.len,
             persist,
-            access,
+            access: access.into_owned(),
         });
         self.pump(ctx);
     }
@@ -343,7 +451,7 @@ impl Http {
 
     /// A response is fully queued: log it, then close or wait for the next
     /// request.
-    fn complete(&mut self, ctx: &mut Ctx<'_, Server>, access: Access, persist: Persist) {
+    fn complete(&mut self, ctx: &mut Ctx<'_, Server>, access: Access<'_>, persist: Persist) {
         self.log(&access, None);
         if persist == Persist::Close {
             self.close(ctx);
@@ -355,18 +463,18 @@ impl Http {
     /// Refuses what arrived with `status` and closes: after a malformed or
     /// oversized head the stream cannot be trusted to be in step.
     fn fail(&mut self, ctx: &mut Ctx<'_, Server>, status: u16) {
-        self.cancel_deadline(ctx);
+        self.cancel_header_timer(ctx);
         let access = Access {
-            method: "-".into(),
-            target: "-".into(),
+            method: Cow::Borrowed("-"),
+            target: Cow::Borrowed("-"),
             status,
             bytes: 0,
-            started: Instant::now(),
+            started: ctx.now(),
         };
         self.send_page(ctx, status, Persist::Close, &[], false, access);
     }
 
-    fn log(&self, access: &Access, cut_short: Option<&str>) {
+    fn log(&self, access: &Access<'_>, cut_short: Option<&str>) {
         info!(
             "{} \"{} {}\" {} {} {}µs{}",
             self.peer,
@@ -381,18 +489,26 @@ impl Http {
 
     // ----- phases and timers ------------------------------------------------
 
-    /// The first byte of a request head arrived.
+    /// The first byte of a request head arrived. The header timer is
+    /// left to [`Http::head_incomplete`]: most heads arrive whole.
     fn head_begun(&mut self, ctx: &mut Ctx<'_, Server>) {
         match self.phase {
             // The first head's time has run since connect.
             Phase::Fresh => self.phase = Phase::Head,
             Phase::Idle => {
                 self.unpark(ctx);
-                let limit = ctx.shared_ref().header_timeout;
-                self.deadline = Some(ctx.set_timer(limit, HEADER_TIMER));
                 self.phase = Phase::Head;
             }
             Phase::Head | Phase::Busy | Phase::Closing => {}
+        }
+    }
+
+    /// A head is not whole at the end of a read: from now on it runs
+    /// against the header timeout (the first one has since connect).
+    fn head_incomplete(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if self.header_timer.is_none() {
+            let limit = ctx.shared_ref().header_timeout;
+            self.header_timer = Some(ctx.set_timer(limit, HEADER_TIMER));
         }
     }
 
@@ -400,30 +516,71 @@ impl Http {
     /// server's idle list, oldest first, for eviction when connections run short.
     fn park(&mut self, ctx: &mut Ctx<'_, Server>) {
         let token = ctx.token();
+        let now = ctx.now();
         let server = ctx.shared();
-        let key = server.next_idle;
-        server.next_idle += 1;
-        server.idle.insert(key, token);
-        self.idle_key = Some(key);
-        let limit = server.keepalive_timeout;
-        self.deadline = Some(ctx.set_timer(limit, KEEPALIVE_TIMER));
-    }
-
-    fn unpark(&mut self, ctx: &mut Ctx<'_, Server>) {
-        self.cancel_deadline(ctx);
-        if let Some(key) = self.idle_key.take() {
-            ctx.shared().idle.remove(&key);
+        if let Some(member) = self.member {
+            server.idle.park(member, token);
+        }
+        self.parked = true;
+        self.idle_since = now;
+        let due = now + server.keepalive_timeout;
+        // A timer already due by then will find the connection not idle
+        // long enough and set itself for the rest: keep it. One due later
+        // (the timeout was shortened) would be late: replace it.
+        match self.keepalive_timer {
+            Some((_, armed)) if armed <= due => {}
+            _ => self.arm_keepalive(ctx, due),
         }
     }
 
-    fn cancel_deadline(&mut self, ctx: &mut Ctx<'_, Server>) {
-        if let Some(timer) = self.deadline.take() {
+    /// Sets the keep-alive timer for `due`, replacing any other.
+    fn arm_keepalive(&mut self, ctx: &mut Ctx<'_, Server>, due: Instant) {
+        if let Some((timer, _)) = self.keepalive_timer.take() {
+            ctx.cancel_timer(timer);
+        }
+        let delay = due.saturating_duration_since(ctx.now());
+        self.keepalive_timer = Some((ctx.set_timer(delay, KEEPALIVE_TIMER), due));
+    }
+
+    /// The keep-alive timer fired: close if the connection has been parked
+    /// for the whole timeout, else wait out the rest.
+    fn keepalive_fired(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.keepalive_timer = None;
+        if self.phase != Phase::Idle || !self.parked {
+            // Busy now; the next park sets the timer again.
+            return;
+        }
+        let due = self.idle_since + ctx.shared_ref().keepalive_timeout;
+        // The real time, not the turn's: the timer fired at its deadline,
+        // which may be after the turn began.
+        if Instant::now() >= due {
+            self.close(ctx);
+        } else {
+            self.arm_keepalive(ctx, due);
+        }
+    }
+
+    /// Leaves the idle list. The keep-alive timer runs on (see `keepalive_timer`).
+    fn unpark(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if std::mem::take(&mut self.parked) {
+            if let Some(member) = self.member {
+                ctx.shared().idle.unpark(member);
+            }
+        }
+    }
+
+    fn cancel_header_timer(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if let Some(timer) = self.header_timer.take() {
             ctx.cancel_timer(timer);
         }
     }
 
     fn enter_closing(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.unpark(ctx);
+        self.cancel_header_timer(ctx);
+        if let Some((timer, _)) = self.keepalive_timer.take() {
+            ctx.cancel_timer(timer);
+        }
         self.phase = Phase::Closing;
     }
 
@@ -441,19 +598,20 @@ impl Protocol<Server> for Http {
             .map_or_else(|_| "-".into(), |a| a.to_string());
         let server = ctx.shared();
         server.open += 1;
+        self.member = Some(server.idle.join());
         let limit = server.header_timeout;
         // Near the connection limit, make room as nginx does: the oldest
         // idle keep-alive connections go first, and only they.
         let mut excess = server.open.saturating_sub(server.crowded_above());
         while excess > 0 {
-            let Some((_, token)) = ctx.shared().idle.pop_first() else {
+            let Some(token) = ctx.shared().idle.pop_oldest() else {
                 break;
             };
             info!("near the connection limit: closing idle keep-alive connection {token:?}");
             ctx.close_other(token);
             excess -= 1;
         }
-        self.deadline = Some(ctx.set_timer(limit, HEADER_TIMER));
+        self.header_timer = Some(ctx.set_timer(limit, HEADER_TIMER));
     }
 
     fn data_received(&mut self, ctx: &mut Ctx<'_, Server>, data: &[u8]) -> usize {
@@ -483,14 +641,17 @@ impl Protocol<Server> for Http {
             }
             self.head_begun(ctx);
             match request::parse_head(rest) {
-                Head::Partial => break,
+                Head::Partial => {
+                    self.head_incomplete(ctx);
+                    break;
+                }
                 Head::Invalid(status) => {
                     self.fail(ctx, status);
                     used = data.len();
                 }
                 Head::Complete(request, n) => {
                     used += n;
-                    self.cancel_deadline(ctx);
+                    self.cancel_header_timer(ctx);
                     self.phase = Phase::Busy;
                     // A body on a GET means nothing here, but its bytes must
                     // not be read as the next request: skip them.
@@ -510,7 +671,7 @@ impl Protocol<Server> for Http {
         } else if self.peer_eof && self.phase != Phase::Closing {
             // Everything the peer will ever send has been answered.
             self.close(ctx);
-        } else if self.phase == Phase::Idle && self.idle_key.is_none() {
+        } else if self.phase == Phase::Idle && !self.parked {
             self.park(ctx);
         }
         used
@@ -554,7 +715,7 @@ impl Protocol<Server> for Http {
                 self.enter_closing(ctx);
             }
             (HEADER_TIMER, Phase::Fresh) => {
-                self.deadline = None;
+                self.header_timer = None;
                 info!(
                     "{}: no request within the header timeout; closing",
                     self.peer
@@ -562,13 +723,10 @@ impl Protocol<Server> for Http {
                 self.close(ctx);
             }
             (HEADER_TIMER, Phase::Head) => {
-                self.deadline = None;
+                self.header_timer = None;
                 self.fail(ctx, 408);
             }
-            (KEEPALIVE_TIMER, Phase::Idle) => {
-                self.deadline = None;
-                self.close(ctx);
-            }
+            (KEEPALIVE_TIMER, _) => self.keepalive_fired(ctx),
             // Timers are cancelled when their phase ends; nothing else to do.
             _ => {}
         }
@@ -577,8 +735,8 @@ impl Protocol<Server> for Http {
     fn connection_lost(&mut self, ctx: &mut Ctx<'_, Server>, reason: Option<io::Error>) {
         let server = ctx.shared();
         server.open = server.open.saturating_sub(1);
-        if let Some(key) = self.idle_key.take() {
-            server.idle.remove(&key);
+        if let Some(member) = self.member.take() {
+            server.idle.leave(member);
         }
         // A client gone mid-file costs nothing more: the file closes here.
         if let Some(transfer) = self.transfer.take() {

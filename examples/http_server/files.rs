@@ -6,9 +6,9 @@
 //! literally named `%2e%2e`, which is not a way up.
 
 use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -30,6 +30,33 @@ pub struct Found {
     pub len: u64,
     pub modified: Option<SystemTime>,
     pub content_type: &'static str,
+    pub version: Version,
+}
+
+/// What tells one version of a file from another: writing to it moves its
+/// modification and change times, replacing it (a rename over it) changes
+/// the inode. The cache compares these to know whether its copy still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub dev: u64,
+    pub ino: u64,
+    pub len: u64,
+    /// Modification time, seconds and nanoseconds.
+    pub mtime: (i64, i64),
+    /// Status change time, seconds and nanoseconds.
+    pub ctime: (i64, i64),
+}
+
+impl Version {
+    pub fn of(meta: &Metadata) -> Version {
+        Version {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 /// Why a target is not even a path: the request was malformed (400).
@@ -78,29 +105,44 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
     Ok(open(&real, extension))
 }
 
+/// The path part of a request target, still percent-encoded: what names a
+/// file whatever the query, so the cache's key. `None` for a malformed target.
+pub fn path_of(target: &str) -> Option<&str> {
+    split_target(target).ok().map(|(path, _)| path)
+}
+
 /// The path and query of a request target. The absolute form
 /// (`http://host/path`), which servers must accept, is reduced to its path.
 fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
     let mut target = target;
-    for scheme in ["http://", "https://"] {
-        // Compared as bytes: slicing the str at a fixed offset would panic
-        // inside a multi-byte character.
-        let prefix = target.as_bytes().get(..scheme.len());
-        if target.len() > scheme.len()
-            && prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
-        {
-            let rest = &target[scheme.len()..];
-            target = rest.find('/').map_or("/", |slash| &rest[slash..]);
+    // The origin form (`/path`), nearly every request, skips this.
+    if !target.starts_with('/') {
+        for scheme in ["http://", "https://"] {
+            // Compared as bytes: slicing the str at a fixed offset would panic
+            // inside a multi-byte character.
+            let prefix = target.as_bytes().get(..scheme.len());
+            if target.len() > scheme.len()
+                && prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
+            {
+                let rest = &target[scheme.len()..];
+                target = rest.find('/').map_or("/", |slash| &rest[slash..]);
+            }
         }
     }
     if !target.starts_with('/') {
         return Err(BadTarget);
     }
-    let target = target.split('#').next().unwrap_or(target);
-    Ok(match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    })
+    // The path ends at the first `?` or `#`, the query runs from `?` to `#`:
+    // one pass over the bytes finds the end of the path.
+    let end = target
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    let (path, rest) = target.split_at(end);
+    let query = rest
+        .strip_prefix('?')
+        .map(|query| query.split('#').next().unwrap_or(query));
+    Ok((path, query))
 }
 
 /// Percent-decodes a path, refusing a `%` not followed by two hex digits
@@ -141,6 +183,7 @@ fn open(real: &Path, extension: &str) -> Target {
             len: meta.len(),
             modified: meta.modified().ok(),
             content_type: content_type(extension),
+            version: Version::of(&meta),
             file,
         }),
         _ => Target::NotFound,
@@ -223,6 +266,11 @@ pub mod tests {
         assert_eq!(found.content_type, "text/css; charset=utf-8");
         assert!(matches!(get("/sub"), Target::Redirect(l) if l == "/sub/"));
         assert!(matches!(get("/sub?q"), Target::Redirect(l) if l == "/sub/?q"));
+        assert!(matches!(get("/sub?q#f"), Target::Redirect(l) if l == "/sub/?q"));
+        assert!(matches!(get("/sub#f?q"), Target::Redirect(l) if l == "/sub/"));
+        assert_eq!(path_of("/a?b#c"), Some("/a"));
+        assert_eq!(path_of("/a#c?b"), Some("/a"));
+        assert_eq!(path_of("HTTP://host/a?b"), Some("/a"));
     }
 
     #[test]

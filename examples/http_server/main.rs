@@ -28,10 +28,23 @@
 //! - Never outside the root: the path is percent-decoded once, `..` and NUL
 //!   are refused, and the real path (symlinks resolved) must lie under the
 //!   root's, else 404.
-//! - Files are streamed as the socket drains, one 64 KiB chunk at a time, so
-//!   a 10 GiB file costs what a 10 KiB one does. Reading a file blocks the
-//!   loop for the length of one `read`: fine for a local disk, not for a
-//!   network filesystem.
+//! - Small files (up to 64 KiB) are answered from memory: the first request
+//!   reads one into a ready-made response (its headers and body), and later
+//!   requests for the same path (query aside) send that, with no system call
+//!   but the socket's read and write. A cached file is checked against the
+//!   disk at most once per second, by the same resolution as above, root
+//!   checks and all, then a comparison of inode, size and times: a changed
+//!   file is served new, a deleted one is 404, a symlink repointed outside
+//!   the root is refused, each within a second (nginx's
+//!   `open_file_cache_valid 1s` makes the same trade). A file changed
+//!   within the last second is read again at every check, as file times are
+//!   too coarse to tell two quick writes apart. The cache holds at most
+//!   1024 files and 16 MiB (per reactor thread), dropping the least
+//!   recently used.
+//! - Larger files are streamed as the socket drains, one 64 KiB chunk at a
+//!   time, so a 10 GiB file costs what a 10 KiB one does. Reading a file
+//!   blocks the loop for the length of one `read`: fine for a local disk,
+//!   not for a network filesystem.
 //! - Time limits: a new connection must send its first request head within
 //!   `--header-timeout` seconds and every later head must complete within
 //!   that long of its first byte (408, then close); a keep-alive connection
@@ -41,22 +54,33 @@
 //!   `--max-connections` (over 90% in use), the oldest idle keep-alive
 //!   connections are closed to make room for new ones, as nginx does.
 //! - An access log line per request at `info` on stderr: peer, method,
-//!   target, status, body bytes, time taken.
+//!   target, status, body bytes, time taken. `RUST_LOG=warn` turns it off
+//!   (and then no line is formatted at all), as `access_log off` does for
+//!   nginx; bench/http.sh runs it so.
+//! - The steady state of a keep-alive connection allocates nothing per
+//!   request: the head is parsed in place, response heads are built in one
+//!   reused buffer with a `Date` formatted once a second, and timers are not
+//!   touched (the header timer is set only for a head that arrives in
+//!   pieces; the keep-alive timer runs across requests and checks the real
+//!   idle time when it fires).
 
+#[cfg(test)]
+mod alloc_count;
+mod cache;
 #[path = "../common/mod.rs"]
 mod common;
 mod connection;
 mod files;
+mod idle;
 mod request;
 mod response;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use common::OrFail;
-use sockloop::{Config, Reactor, Token, Workers};
+use sockloop::{Config, Reactor, Workers};
 
 use connection::Http;
 
@@ -106,12 +130,15 @@ pub struct Server {
     pub max_connections: usize,
     /// Connections made and not yet lost.
     pub open: usize,
-    /// Idle keep-alive connections, oldest first (keys only grow).
-    pub idle: BTreeMap<u64, Token>,
-    pub next_idle: u64,
+    /// Idle keep-alive connections, oldest first.
+    pub idle: idle::IdleList,
     /// The read buffer for file chunks, lent to one callback at a time.
     pub chunk: Vec<u8>,
+    /// The buffer response heads are built in, lent likewise.
+    pub head: Vec<u8>,
     pub clock: response::Clock,
+    /// Small files as ready-made responses.
+    pub cache: cache::Cache,
 }
 
 impl Server {
@@ -123,10 +150,11 @@ impl Server {
             send_timeout: Duration::from_secs(60),
             max_connections,
             open: 0,
-            idle: BTreeMap::new(),
-            next_idle: 0,
+            idle: idle::IdleList::default(),
             chunk: Vec::new(),
+            head: Vec::new(),
             clock: response::Clock::default(),
+            cache: cache::Cache::default(),
         }
     }
 

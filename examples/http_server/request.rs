@@ -11,13 +11,14 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// Most header fields accepted (431 beyond).
 const MAX_HEADERS: usize = 64;
 
-/// One request head, with what the server needs from its headers.
+/// One request head, with what the server needs from its headers. Method
+/// and target are borrowed from the input: no allocation per request.
 #[derive(Debug)]
-pub struct Request {
+pub struct Request<'a> {
     /// The method as sent (`GET`, `HEAD`, ...).
-    pub method: String,
+    pub method: &'a str,
     /// The request target as sent: path, query and all, still percent-encoded.
-    pub target: String,
+    pub target: &'a str,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor: u8,
     /// Whether the connection stays open after the response.
@@ -30,11 +31,11 @@ pub struct Request {
 
 /// What the bytes at the front of the input hold.
 #[derive(Debug)]
-pub enum Head {
+pub enum Head<'a> {
     /// Not a whole head yet: wait for more.
     Partial,
     /// A request whose head took this many bytes.
-    Complete(Request, usize),
+    Complete(Request<'a>, usize),
     /// A head the server refuses, with the status to answer (400, 414, 431,
     /// 505). The connection cannot be trusted to be in step any more.
     Invalid(u16),
@@ -44,7 +45,7 @@ pub enum Head {
 ///
 /// The answer depends only on the bytes, never on how they were split
 /// across reads: every decision here is either final or "wait for more".
-pub fn parse_head(buf: &[u8]) -> Head {
+pub fn parse_head(buf: &[u8]) -> Head<'_> {
     // httparse skips empty lines before the request line (RFC 9112 §2.2);
     // measure the line the same way.
     let blank = buf
@@ -56,9 +57,11 @@ pub fn parse_head(buf: &[u8]) -> Head {
     if line_end.unwrap_or(line.len()) > MAX_REQUEST_LINE {
         return Head::Invalid(414);
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    match request.parse(buf) {
+    // Left uninitialised: httparse writes the fields it finds, and zeroing
+    // 64 of them for every request would be wasted work.
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => Head::Invalid(431),
         Ok(httparse::Status::Complete(n)) => match interpret(&request) {
             Ok(request) => Head::Complete(request, n),
@@ -97,7 +100,7 @@ fn names_other_version(line: &[u8]) -> bool {
 }
 
 /// The server's reading of a parsed head, or the status refusing it.
-fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
+fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, u16> {
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
         return Err(400);
@@ -109,9 +112,11 @@ fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
     let mut if_modified_since = None;
     for header in parsed.headers.iter() {
         let name = header.name;
-        let value = std::str::from_utf8(header.value).unwrap_or("");
+        // Checked as text only for the few fields read here, not for every
+        // User-Agent and Accept a browser sends.
+        let text = || std::str::from_utf8(header.value).unwrap_or("");
         if name.eq_ignore_ascii_case("connection") {
-            for option in value.split(',').map(str::trim) {
+            for option in text().split(',').map(str::trim) {
                 close |= option.eq_ignore_ascii_case("close");
                 keep_alive |= option.eq_ignore_ascii_case("keep-alive");
             }
@@ -121,6 +126,7 @@ fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
             // Digits only, and repeated fields must agree (RFC 9112 §6.3):
             // anything else could frame the next request differently for us
             // than for a proxy in front of us.
+            let value = text();
             let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
             let len = value.parse::<u64>().ok().filter(|_| valid).ok_or(400u16)?;
             if body_len.is_some_and(|earlier| earlier != len) {
@@ -132,7 +138,7 @@ fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
             // skipped, chunked ones would need a decoder for nothing.
             return Err(400);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
-            if_modified_since = httpdate::parse_http_date(value.trim()).ok();
+            if_modified_since = httpdate::parse_http_date(text().trim()).ok();
         }
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2).
@@ -140,8 +146,8 @@ fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
         return Err(400);
     }
     Ok(Request {
-        method: method.to_string(),
-        target: target.to_string(),
+        method,
+        target,
         minor,
         keep_alive: !close && (minor == 1 || keep_alive),
         if_modified_since,
@@ -153,7 +159,7 @@ fn interpret(parsed: &httparse::Request) -> Result<Request, u16> {
 mod tests {
     use super::*;
 
-    fn complete(input: &[u8]) -> (Request, usize) {
+    fn complete(input: &[u8]) -> (Request<'_>, usize) {
         match parse_head(input) {
             Head::Complete(request, n) => (request, n),
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
@@ -186,10 +192,7 @@ mod tests {
         let input = b"\r\nGET /a?b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET";
         let (r, n) = complete(input);
         assert_eq!(&input[n..], b"xyzGET");
-        assert_eq!(
-            (r.method.as_str(), r.target.as_str(), r.body_len),
-            ("GET", "/a?b", 3)
-        );
+        assert_eq!((r.method, r.target, r.body_len), ("GET", "/a?b", 3));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Writing response heads and the small pages that explain an error.
 
-use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The reason phrase for each status this server sends.
 pub fn reason(status: u16) -> &'static str {
@@ -32,33 +32,44 @@ pub enum Persist {
 }
 
 /// A response head being written: status line, the headers every response
-/// carries, then whatever the caller adds, then [`Head::finish`].
-pub struct Head(String);
+/// carries, then whatever the caller adds, then [`Head::finish`]. It is
+/// written into a buffer the caller keeps and reuses, so that once that
+/// buffer has grown a response head costs no allocation.
+pub struct Head<'b>(&'b mut Vec<u8>);
 
-impl Head {
-    pub fn new(status: u16, date: &str, persist: Persist) -> Head {
-        let mut head = String::with_capacity(256);
-        let _ = write!(
-            head,
-            "HTTP/1.1 {status} {}\r\nServer: sockloop\r\nDate: {date}\r\n",
-            reason(status)
-        );
+impl<'b> Head<'b> {
+    /// Starts a head in `out`, replacing what it held.
+    pub fn new(out: &'b mut Vec<u8>, status: u16, date: &str, persist: Persist) -> Head<'b> {
+        out.clear();
+        out.extend_from_slice(b"HTTP/1.1 ");
+        // Statuses are three digits (RFC 9110 section 15); no formatter needed.
+        out.extend_from_slice(&[
+            b'0' + (status / 100 % 10) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+            b' ',
+        ]);
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\nServer: sockloop\r\nDate: ");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\r\n");
         match persist {
             Persist::Implicit => {}
-            Persist::KeepAlive => head.push_str("Connection: keep-alive\r\n"),
-            Persist::Close => head.push_str("Connection: close\r\n"),
+            Persist::KeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+            Persist::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
-        Head(head)
+        Head(out)
     }
 
-    pub fn header(mut self, name: &str, value: impl std::fmt::Display) -> Head {
+    pub fn header(self, name: &str, value: impl std::fmt::Display) -> Head<'b> {
+        // Writing to a Vec cannot fail.
         let _ = write!(self.0, "{name}: {value}\r\n");
         self
     }
 
-    pub fn finish(mut self) -> String {
-        self.0.push_str("\r\n");
-        self.0
+    /// Ends the head with its blank line.
+    pub fn finish(self) {
+        self.0.extend_from_slice(b"\r\n");
     }
 }
 
@@ -87,21 +98,30 @@ pub fn detail(status: u16) -> &'static str {
 }
 
 /// The `Date` header's value, formatted once per second rather than once per
-/// response.
+/// response, and read from the system clock only then: in between, the
+/// loop's turn time (which costs nothing) says whether the second is over.
 #[derive(Default)]
 pub struct Clock {
-    second: u64,
     text: String,
+    /// The turn time from which the text is out of date (the next whole
+    /// second, as the monotonic clock sees it).
+    until: Option<Instant>,
 }
 
 impl Clock {
-    pub fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if second != self.second || self.text.is_empty() {
-            self.second = second;
-            self.text = httpdate::fmt_http_date(now);
+    /// The date at `turn`, the time the current turn of the loop began.
+    pub fn now(&mut self, turn: Instant) -> &str {
+        if self.until.is_some_and(|until| turn < until) {
+            return &self.text;
         }
+        let now = SystemTime::now();
+        let into_second = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        self.text = httpdate::fmt_http_date(now);
+        // `turn` is no later than `now`, so this errs early, never late.
+        let rest = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
+        self.until = Some(turn + rest);
         &self.text
     }
 }
@@ -110,7 +130,7 @@ impl Clock {
 /// seconds, which is also how `If-Modified-Since` is compared.
 pub fn whole_seconds(time: SystemTime) -> SystemTime {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 #[cfg(test)]
@@ -119,11 +139,17 @@ mod tests {
 
     #[test]
     fn head_layout() {
-        let head = Head::new(404, "Thu, 01 Jan 1970 00:00:00 GMT", Persist::Close)
-            .header("Content-Length", 5)
-            .finish();
+        let mut head = Vec::new();
+        Head::new(
+            &mut head,
+            404,
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            Persist::Close,
+        )
+        .header("Content-Length", 5)
+        .finish();
         assert_eq!(
-            head,
+            String::from_utf8(head).unwrap(),
             "HTTP/1.1 404 Not Found\r\nServer: sockloop\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
              Connection: close\r\nContent-Length: 5\r\n\r\n"
         );
@@ -132,7 +158,16 @@ mod tests {
     #[test]
     fn clock_formats_http_dates() {
         let mut clock = Clock::default();
-        let text = clock.now().to_string();
+        let turn = Instant::now();
+        let text = clock.now(turn).to_string();
         assert!(httpdate::parse_http_date(&text).is_ok(), "{text}");
+        assert_eq!(clock.now(turn), text, "the same second");
+        let later = clock.now(turn + Duration::from_secs(1)).to_string();
+        assert!(httpdate::parse_http_date(&later).is_ok(), "{later}");
+        assert!(
+            clock
+                .until
+                .is_some_and(|until| until > turn + Duration::from_secs(1))
+        );
     }
 }
