@@ -165,10 +165,10 @@ for server in $SERVERS; do
                 file=$(grep -l "^desc: Trigger: .*$test-P$pipeline-full\$" "$WORK/$server"/cg.* | head -1)
                 {
                     echo "# resp_server, GET -P $pipeline, $N requests: divide by $N for a per-request figure"
-                    callgrind_annotate --auto=no --threshold=99 "$file" | sed -n '/^Ir/,$p' | head -40
+                    callgrind_annotate --auto=no --threshold=100 "$file" | sed -n '/^Ir/,$p' | head -40
                     echo
                     echo "# inclusive"
-                    callgrind_annotate --auto=no --inclusive=yes --threshold=99 "$file" |
+                    callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$file" |
                         sed -n '/^Ir/,$p' | head -40
                     echo
                 } >>"$WORK/profile" 2>/dev/null || true
