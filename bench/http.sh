@@ -53,10 +53,6 @@ elif [ ! -x "$REL/examples/http_server" ]; then
     HTTP_OK=
 fi
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 write_nginx_conf() {
     local port=$1
     mkdir -p "$WORK/nginx"

@@ -49,6 +49,24 @@ need() {
         die "cannot install ${missing[*]}"
 }
 
+# Debian's redis-server, and redis-cli and redis-benchmark (redis-tools),
+# if missing.
+need_redis() {
+    local pkg
+    for pkg in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools; do
+        command -v "${pkg%%:*}" >/dev/null 2>&1 && continue
+        log "installing ${pkg#*:}"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg#*:}"; } >&2; then
+            die "cannot install ${pkg#*:}"
+        fi
+    done
+}
+
+# A TCP port on 127.0.0.1 that is free now.
+free_port() {
+    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Release builds of sockloop's echo_server and loadgen, the Rust baselines,
 # and the C server.
 build_all() {

@@ -20,6 +20,7 @@
 # gives its CPU per request, which other load on the machine disturbs less.
 # Writes bench/results/redis-DATE.md and redis-DATE-raw.txt.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 N=${N:-1000000}
@@ -34,14 +35,7 @@ OUT=$RESULTS/redis-$DATE.md
 RESP=$REL/examples/resp_server
 
 need taskset
-# Debian ships redis-cli and redis-benchmark in redis-tools.
-for pkg in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools; do
-    command -v "${pkg%%:*}" >/dev/null 2>&1 && continue
-    log "installing ${pkg#*:}"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg#*:}"; } >&2; then
-        die "cannot install ${pkg#*:}"
-    fi
-done
+need_redis
 mkdir -p "$RESULTS"
 WORK=$(mktemp -d)
 PID=
@@ -57,10 +51,6 @@ trap cleanup EXIT
 log "building examples/resp_server (release)"
 (cd "$ROOT" && cargo build --release --quiet --example resp_server) ||
     die "cargo build of resp_server failed"
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Total on-CPU nanoseconds of every thread of $1 (printf %.0f: mawk's %d
 # stops at 2^31).

@@ -29,62 +29,90 @@ pub struct Call<'c, 'a> {
 
 type Run = fn(&mut Call);
 
-/// Every command this server knows, as `COMMAND COUNT` reports them.
-pub const NAMES: &[&str] = &[
-    "get", "set", "ping", "echo", "del", "exists", "incr", "decr", "incrby", "decrby", "mset",
-    "mget", "expire", "ttl", "lpush", "rpush", "lpop", "rpop", "lrange", "llen", "sadd", "spop",
-    "hset", "hget", "dbsize", "flushall", "command", "config", "hello", "quit",
-];
+/// The command table: for each command its name (lower case), arity
+/// (Redis's convention: `n` exactly, `-n` at least n, the name included)
+/// and code. Every name fits in 8 bytes, so a name is looked up as one
+/// `u64` (its bytes, lower-cased, little-endian): the `match` compares
+/// integers instead of calling `memcmp` on each candidate of that length.
+macro_rules! commands {
+    ($($word:ident $name:literal $arity:literal $run:expr;)*) => {
+        /// Every command this server knows, as `COMMAND COUNT` reports them.
+        pub const NAMES: &[&str] = &[$($name),*];
 
-/// Name (lower case), arity (Redis's convention: `n` exactly, `-n` at
-/// least n, the name included) and code of a command.
-fn lookup(lower: &[u8]) -> Option<(&'static str, i32, Run)> {
-    Some(match lower {
-        b"get" => ("get", 2, get),
-        b"set" => ("set", -3, set),
-        b"ping" => ("ping", -1, ping),
-        b"echo" => ("echo", 2, echo),
-        b"del" => ("del", -2, del),
-        b"exists" => ("exists", -2, exists),
-        b"incr" => ("incr", 2, |c| incr_by(c, 1)),
-        b"decr" => ("decr", 2, |c| incr_by(c, -1)),
-        b"incrby" => ("incrby", 3, incrby),
-        b"decrby" => ("decrby", 3, decrby),
-        b"mset" => ("mset", -3, mset),
-        b"mget" => ("mget", -2, mget),
-        b"expire" => ("expire", -3, expire),
-        b"ttl" => ("ttl", 2, ttl),
-        b"lpush" => ("lpush", -3, |c| collections::push(c, true)),
-        b"rpush" => ("rpush", -3, |c| collections::push(c, false)),
-        b"lpop" => ("lpop", -2, |c| collections::pop(c, true)),
-        b"rpop" => ("rpop", -2, |c| collections::pop(c, false)),
-        b"lrange" => ("lrange", 4, collections::lrange),
-        b"llen" => ("llen", 2, collections::llen),
-        b"sadd" => ("sadd", -3, collections::sadd),
-        b"spop" => ("spop", -2, collections::spop),
-        b"hset" => ("hset", -4, collections::hset),
-        b"hget" => ("hget", 3, collections::hget),
-        b"dbsize" => ("dbsize", 1, dbsize),
-        b"flushall" => ("flushall", -1, flushall),
-        b"command" => ("command", -1, command),
-        b"config" => ("config", -2, config),
-        b"hello" => ("hello", -1, hello),
-        b"quit" => ("quit", -1, |c| c.out.raw(OK)),
-        _ => return None,
-    })
+        $(const $word: u64 = word($name.as_bytes());)*
+        $(const _: () = assert!($name.len() <= 8, "a name must fit one u64");)*
+
+        /// Name, arity and code of the command whose name packs to `word`.
+        fn lookup_word(word: u64) -> Option<(&'static str, i32, Run)> {
+            Some(match word {
+                $($word => ($name, $arity, $run),)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+commands! {
+    GET "get" 2 get;
+    SET "set" -3 set;
+    PING "ping" -1 ping;
+    ECHO "echo" 2 echo;
+    DEL "del" -2 del;
+    EXISTS "exists" -2 exists;
+    INCR "incr" 2 |c| incr_by(c, 1);
+    DECR "decr" 2 |c| incr_by(c, -1);
+    INCRBY "incrby" 3 incrby;
+    DECRBY "decrby" 3 decrby;
+    MSET "mset" -3 mset;
+    MGET "mget" -2 mget;
+    EXPIRE "expire" -3 expire;
+    TTL "ttl" 2 ttl;
+    LPUSH "lpush" -3 |c| collections::push(c, true);
+    RPUSH "rpush" -3 |c| collections::push(c, false);
+    LPOP "lpop" -2 |c| collections::pop(c, true);
+    RPOP "rpop" -2 |c| collections::pop(c, false);
+    LRANGE "lrange" 4 collections::lrange;
+    LLEN "llen" 2 collections::llen;
+    SADD "sadd" -3 collections::sadd;
+    SPOP "spop" -2 collections::spop;
+    HSET "hset" -4 collections::hset;
+    HGET "hget" 3 collections::hget;
+    DBSIZE "dbsize" 1 dbsize;
+    FLUSHALL "flushall" -1 flushall;
+    COMMAND "command" -1 command;
+    CONFIG "config" -2 config;
+    HELLO "hello" -1 hello;
+    QUIT "quit" -1 |c| c.out.raw(OK);
+}
+
+/// Up to 8 bytes as a little-endian `u64`, zero-padded.
+const fn word(name: &[u8]) -> u64 {
+    let mut w = 0;
+    let mut i = 0;
+    while i < name.len() && i < 8 {
+        w |= (name[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// Name, arity and code of a command; `name` in any case.
+fn lookup(name: &[u8]) -> Option<(&'static str, i32, Run)> {
+    if name.len() > 8 {
+        return None;
+    }
+    let mut w = 0;
+    for (i, &b) in name.iter().enumerate() {
+        w |= u64::from(b.to_ascii_lowercase()) << (8 * i);
+    }
+    // Zero padding makes "get" and "get\0" the same word: the length tells.
+    lookup_word(w).filter(|found| found.0.len() == name.len())
 }
 
 /// Runs one command and encodes its reply into `call.out`.
 pub fn execute(call: &mut Call) -> Flow {
-    let name = call.args.get(0);
-    // Command names are case-insensitive: lower-case into a stack buffer.
-    let mut lower = [0u8; 16];
-    let found = lower.get_mut(..name.len()).and_then(|lower| {
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        lookup(lower)
-    });
-    let Some((name, arity, run)) = found else {
+    // Command names are case-insensitive.
+    let Some((name, arity, run)) = lookup(call.args.get(0)) else {
         unknown_command(call);
         return Flow::Continue;
     };
@@ -285,6 +313,11 @@ enum ExpireKind {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], with
 /// Redis's rules for which options combine and in which order errors win.
 fn set(c: &mut Call) {
+    if c.args.len() == 3 {
+        // No option needs the old value: one lookup of the key, not two.
+        store_value(c, false);
+        return c.out.raw(OK);
+    }
     let (mut nx, mut xx, mut get, mut keep_ttl) = (false, false, false, false);
     let mut expire: Option<(ExpireKind, &[u8])> = None;
     let argc = c.args.len();
@@ -348,19 +381,24 @@ fn set(c: &mut Call) {
         }
         return;
     }
-    // A streamed (big) value is moved into the keyspace, not copied.
+    store_value(c, keep_ttl);
+    if let Some(at) = expire_at {
+        c.db.set_expire(c.args.get(1), at);
+    }
+    if !get {
+        c.out.raw(OK);
+    }
+}
+
+/// Stores SET's value (argument 2) under its key (argument 1). A streamed
+/// (big) value is moved into the keyspace, not copied.
+fn store_value(c: &mut Call, keep_ttl: bool) {
     match c.args.take_big(2) {
         Some(big) => {
             let value = Value::Str(Bytes::from_vec(big));
             c.db.set(c.args.get(1), value, keep_ttl, c.now);
         }
         None => c.db.set_str(c.args.get(1), c.args.get(2), keep_ttl, c.now),
-    }
-    if let Some(at) = expire_at {
-        c.db.set_expire(c.args.get(1), at);
-    }
-    if !get {
-        c.out.raw(OK);
     }
 }
 
@@ -532,6 +570,9 @@ mod tests {
         for name in NAMES {
             assert_eq!(lookup(name.as_bytes()).map(|c| c.0), Some(*name));
         }
-        assert!(lookup(b"nosuch").is_none());
+        assert_eq!(lookup(b"GeT").map(|c| c.0), Some("get"));
+        for unknown in [&b"nosuch"[..], b"", b"ge", b"get\0", b"gett", b"flushallx"] {
+            assert!(lookup(unknown).is_none(), "{unknown:?}");
+        }
     }
 }

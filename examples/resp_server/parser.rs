@@ -290,6 +290,23 @@ fn reserve_bounded(v: &mut Vec<u8>, add: usize, total: usize) {
 /// number. `Ok(None)` until the line is complete. Like Redis, the line ends
 /// at the first CR, and the byte after it (the LF) is skipped unchecked.
 fn header(buf: &[u8], at: usize) -> Result<Option<(usize, i64)>, ()> {
+    // The usual header is a few digits, no sign, no leading zero: read them
+    // in the same pass that finds the CR. Anything else (a sign, a zero, a
+    // stray byte, a line not all here) takes the general path below, which
+    // gives the same answer for these too.
+    let mut n: i64 = 0;
+    let mut i = at + 1;
+    while let Some(&d) = buf.get(i) {
+        if d.is_ascii_digit() && i - at <= 18 && !(n == 0 && d == b'0') {
+            n = n * 10 + i64::from(d - b'0');
+            i += 1;
+        } else {
+            if d == b'\r' && i > at + 1 && i + 1 < buf.len() {
+                return Ok(Some((i, n)));
+            }
+            break;
+        }
+    }
     let Some(cr) = buf[at..].iter().position(|&b| b == b'\r').map(|i| at + i) else {
         return Ok(None);
     };
@@ -585,6 +602,36 @@ mod tests {
         // The largest legal sizes are accepted (and wait for their bytes).
         assert_eq!(run(b"*1048576\r\n", &[]), Ok(vec![]));
         assert_eq!(run(b"*1\r\n$536870912\r\n", &[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn header_lines_parse_as_strictly_as_redis_on_both_paths() {
+        type Found = Result<Option<(usize, i64)>, ()>;
+        let cases: &[(&str, Found)] = &[
+            ("$3\r\n", Ok(Some((2, 3)))),
+            ("*16\r\n", Ok(Some((3, 16)))),
+            ("$0\r\n", Ok(Some((2, 0)))),
+            ("$-1\r\n", Ok(Some((3, -1)))),
+            (
+                "$123456789012345678\r\n",
+                Ok(Some((19, 123_456_789_012_345_678))),
+            ),
+            ("$9223372036854775807\r\n", Ok(Some((20, i64::MAX)))),
+            ("$9223372036854775808\r\n", Err(())),
+            ("$01\r\n", Err(())),
+            ("$1x\r\n", Err(())),
+            ("$\r\n", Err(())),
+            ("$12\r", Ok(None)),
+            ("$12", Ok(None)),
+            ("$", Ok(None)),
+        ];
+        for (line, want) in cases {
+            assert_eq!(header(line.as_bytes(), 0), *want, "{line:?}");
+            // The same line further into a buffer.
+            let shifted = [b"xx".as_slice(), line.as_bytes()].concat();
+            let want = want.map(|found| found.map(|(cr, n)| (cr + 2, n)));
+            assert_eq!(header(&shifted, 2), want, "{line:?} at 2");
+        }
     }
 
     #[test]

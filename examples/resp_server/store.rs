@@ -223,6 +223,15 @@ impl Db {
         now: i64,
         make: impl FnOnce() -> Value,
     ) -> &mut Entry {
+        if key.len() <= INLINE && self.volatile.is_empty() {
+            // Nothing can have expired, and a short key is built without
+            // allocating: one hash-map probe instead of a lookup and then
+            // another (each hashes the key).
+            return self
+                .map
+                .entry(Bytes::new(key))
+                .or_insert_with(|| Entry::new(make()));
+        }
         if self.get(key, now).is_none() {
             self.map.insert(Bytes::new(key), Entry::new(make()));
         }
@@ -409,6 +418,31 @@ mod tests {
         assert_eq!(&*b, b"x");
         // Equal contents are equal keys whatever the storage.
         assert!(Bytes::new(&[3; 30]) == Bytes::from_vec(vec![3; 30]));
+    }
+
+    #[test]
+    fn get_or_insert_finds_live_keys_and_replaces_expired_ones() {
+        let list = || Value::List(Box::default());
+        let long = [b'k'; INLINE + 1];
+        for key in [&b"short"[..], &long] {
+            let mut db = Db::new();
+            db.set_str(key, b"v", false, 0);
+            // A live key is found, whatever its type: no new value is made.
+            let entry = db.get_or_insert(key, 0, || unreachable!());
+            assert!(matches!(&entry.value, Value::Str(s) if &**s == b"v"));
+            // An expired one is replaced by a fresh value without a TTL.
+            db.set_expire(key, 10);
+            let entry = db.get_or_insert(key, 10, list);
+            assert!(matches!(entry.value, Value::List(_)));
+            assert_eq!(entry.expire_at(), None);
+            assert_eq!(db.volatile_len(), 0);
+            // A missing key is made.
+            assert!(matches!(
+                db.get_or_insert(b"new", 10, list).value,
+                Value::List(_)
+            ));
+            assert_eq!(db.len(), 2);
+        }
     }
 
     #[test]
