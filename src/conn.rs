@@ -115,6 +115,19 @@ impl Stream {
         }
     }
 
+    /// One call sending `first` then `second` (`sendmsg` with two buffers on
+    /// a socket), so a batch and a large write need neither a copy nor a
+    /// second system call.
+    pub(crate) fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
+        match self {
+            Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
+            Stream::Unix(s) => sys::send2(s.as_raw_fd(), first, second),
+            // A pipe: one write of the first part; the caller queues the rest.
+            _ if !first.is_empty() => self.send(first),
+            _ => self.send(second),
+        }
+    }
+
     /// Writes all of `data` unless the stream refuses: returns how much went
     /// out and whether the stream refused the rest (`WouldBlock` is not an
     /// error here, it is a short count).

@@ -40,7 +40,10 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.token
     }
 
-    /// Queues `data` for this connection's peer.
+    /// Queues `data` for this connection's peer. Writes made during one
+    /// callback leave in one system call when it returns; a write of 8 KiB
+    /// or more is sent at once (with what was queued before it) instead of
+    /// being copied, so join many large pieces into one write.
     pub fn write(&mut self, data: &[u8]) {
         self.core.write_to(self.token, self.token, data);
     }

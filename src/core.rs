@@ -40,6 +40,11 @@ use crate::timer::{TimerId, Timers};
 /// the largest datagram received whole.
 const SCRATCH: usize = 64 * 1024;
 
+/// A callback's own writes are batched (copied) up to this size; a larger
+/// write is sent at once with the batch before it, since copying it would
+/// cost more than the system call it saves.
+const WRITE_THROUGH: usize = 8 * 1024;
+
 /// The slab key lives in the low half of a token, a generation in the high
 /// half, so that an event still in flight for a closed connection never
 /// reaches the connection that reuses its slot.
@@ -495,6 +500,10 @@ impl<S: 'static> Core<S> {
         if token == current && !data.is_empty() && self.scratch_owner.is_none_or(|t| t == token) {
             if let Some(conn) = conn_in(&mut self.entries, token) {
                 if conn.output.is_empty() && !conn.has(flag::CONNECTING | flag::REFUSES_OUTPUT) {
+                    if data.len() >= WRITE_THROUGH {
+                        self.write_through(token, data);
+                        return true;
+                    }
                     self.scratch_owner = Some(token);
                     self.scratch_out.extend_from_slice(data);
                     return true;
@@ -502,6 +511,56 @@ impl<S: 'static> Core<S> {
             }
         }
         self.write_to_slow(token, current, data)
+    }
+
+    /// A large write to the callback's own connection, with nothing queued:
+    /// sent at once together with what the callback batched before it, in
+    /// one `sendmsg`, instead of being copied into the batch. Ordering holds:
+    /// the batch goes first, and whatever the socket refuses is queued, so
+    /// later writes queue behind it.
+    #[inline(never)]
+    fn write_through(&mut self, token: Token, data: &[u8]) {
+        let batched: &[u8] = if self.scratch_owner.take() == Some(token) {
+            &self.scratch_out
+        } else {
+            &[]
+        };
+        let Some(conn) = conn_in(&mut self.entries, token) else {
+            return;
+        };
+        let total = batched.len() + data.len();
+        let sent = if conn.has(flag::WRITE_BLOCKED) {
+            Io::WouldBlock
+        } else {
+            conn.stream.send2(batched, data)
+        };
+        let sent = match sent {
+            Io::Done(n) => n,
+            Io::WouldBlock => {
+                conn.set(flag::WRITE_BLOCKED);
+                0
+            }
+            Io::Failed(e) => {
+                self.scratch_out.clear();
+                self.abort(token, e);
+                return;
+            }
+        };
+        if sent < total {
+            // Queue the rest; settling goes on writing it until the socket
+            // refuses, and applies the watermarks.
+            if sent < batched.len() {
+                conn.output.extend(&mut self.pool, &batched[sent..]);
+                conn.output.extend(&mut self.pool, data);
+            } else {
+                conn.output
+                    .extend(&mut self.pool, &data[sent - batched.len()..]);
+            }
+            self.scratch_out.clear();
+            self.mark_dirty(token);
+        } else {
+            self.scratch_out.clear();
+        }
     }
 
     #[inline(never)]

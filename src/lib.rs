@@ -40,8 +40,10 @@
 //! - **Edge-triggered, registered once.** Every stream is registered for
 //!   reading and writing when it is added and never re-registered. Reads go
 //!   until `WouldBlock` (or a short read); what a callback writes is sent in
-//!   one `write` when it returns, and only what the socket refuses waits for
-//!   the next writable edge. No `epoll_ctl` on the hot path.
+//!   one `send` when it returns (a write of 8 KiB or more goes out at once,
+//!   together with what was batched before it, rather than being copied), and
+//!   only what the socket refuses waits for the next writable edge. No
+//!   `epoll_ctl` on the hot path.
 //! - **No allocation per message.** A connection reads into a shared buffer
 //!   and owns buffers only while bytes wait in them; their storage comes from
 //!   a pool.

@@ -52,6 +52,36 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Io {
     }
 }
 
+/// `sendmsg(2)` of two buffers in one call (what was batched, then a large
+/// write), retrying on `EINTR`; `MSG_NOSIGNAL` as for [`send`].
+pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
+    let mut iov = [
+        libc::iovec {
+            iov_base: first.as_ptr() as *mut libc::c_void,
+            iov_len: first.len(),
+        },
+        libc::iovec {
+            iov_base: second.as_ptr() as *mut libc::c_void,
+            iov_len: second.len(),
+        },
+    ];
+    // SAFETY: an all-zero msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    loop {
+        // SAFETY: `msg` points at two iovecs describing live, readable slices.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Io::Done(n as usize);
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return failure(e),
+        }
+    }
+}
+
 fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -82,6 +112,19 @@ mod tests {
         assert_eq!(&buf[..5], b"hello");
         drop(a);
         assert!(matches!(recv(b.as_raw_fd(), &mut buf), Io::Done(0)));
+    }
+
+    #[test]
+    fn send2_sends_both_buffers_in_order() {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        assert!(matches!(
+            send2(a.as_raw_fd(), b"head ", b"body"),
+            Io::Done(9)
+        ));
+        let mut buf = [0u8; 16];
+        assert!(matches!(recv(b.as_raw_fd(), &mut buf), Io::Done(9)));
+        assert_eq!(&buf[..9], b"head body");
     }
 
     #[test]

@@ -123,6 +123,43 @@ fn a_64_mib_payload_is_echoed_intact_through_partial_writes() {
     server.stop().unwrap();
 }
 
+/// On its first bytes, writes one stream (pattern `seed`) in pieces of the
+/// given sizes in a single callback, then closes.
+struct Pieces {
+    seed: u64,
+    sizes: &'static [usize],
+}
+
+impl Protocol for Pieces {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        let mut offset = 0;
+        for &size in self.sizes {
+            ctx.write(&pattern(self.seed, offset as u64, size));
+            offset += size;
+        }
+        ctx.close();
+        data.len()
+    }
+}
+
+/// Small writes are batched, large ones go out at once together with the
+/// batch before them; whatever the socket refuses queues in order. A reader
+/// that only starts reading after the reply is written sees the same stream
+/// as one that reads at once.
+#[test]
+fn small_and_large_writes_of_one_callback_arrive_whole_and_in_order() {
+    const SIZES: &[usize] = &[100, 20 * KIB, 5, 9 * KIB, 3 * MIB, 7, 12 * KIB, 1];
+    let total: usize = SIZES.iter().sum();
+    for (seed, delay) in [(21, Duration::ZERO), (22, Duration::from_millis(300))] {
+        let server = serve_tcp(Config::default(), move || Pieces { seed, sizes: SIZES });
+        let mut stream = connect(server.info);
+        send(&mut stream, b"go");
+        thread::sleep(delay);
+        read_pattern_then_eof(&mut stream, seed, total);
+        server.stop().unwrap();
+    }
+}
+
 // ----- half-close --------------------------------------------------------
 
 /// Answers each line with a large reply, and at EOF a summary line before
