@@ -426,9 +426,13 @@ fn a_client_whose_unread_replies_pass_max_output_is_disconnected() {
     let mut c = Client::new(&server);
     let value = vec![b'v'; 16 * 1024 * 1024];
     assert_eq!(c.call(&[b"SET", b"v", &value]), "+OK\r\n");
-    // The 16 MB reply cannot all go into the socket, so the queue passes
-    // 1 MiB at once: the connection is cut, whatever we read afterwards.
+    // The 16 MB reply cannot all go into the socket buffers (a few MB on
+    // loopback) while we do not read, so the server's queue passes 1 MiB:
+    // the connection is cut, whatever we read afterwards. We only start
+    // reading after a pause: a reader as fast as the server could otherwise
+    // take the whole reply before the queue ever grows.
     c.send(&request(&[b"GET", b"v"]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let mut got = Vec::new();
     let _ = c.reader.read_to_end(&mut got); // EOF or reset
     assert!(got.len() < value.len(), "received all {} bytes", got.len());
