@@ -4,7 +4,11 @@
 //! every due timer after the poll. Cancelling only removes the timer's slot;
 //! the heap entry goes stale and is skipped when it reaches the top, which
 //! keeps cancellation O(1) (the same trick as Twisted's and asyncio's
-//! "cancelled handle" flags).
+//! "cancelled handle" flags). A protocol that sets and cancels a long timer
+//! per request would leave its stale entries in the heap until their
+//! deadlines, so once stale entries outnumber live ones the heap is rebuilt
+//! from the live ones: amortised O(1), and the heap never holds more than
+//! about twice the pending timers (asyncio does the same).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -73,10 +77,30 @@ impl<T> Timers<T> {
         match self.slots.get(id.key) {
             Some(slot) if slot.seq == id.seq => {
                 self.slots.remove(id.key);
+                self.compact_if_mostly_stale();
                 true
             }
             _ => false,
         }
+    }
+
+    /// Rebuilds the heap from its live entries once stale ones (cancelled
+    /// timers) are more than half of it. Each rebuild of n entries follows at
+    /// least n/2 cancellations, so it costs O(1) per cancellation.
+    fn compact_if_mostly_stale(&mut self) {
+        const MIN_HEAP: usize = 64;
+        if self.heap.len() <= MIN_HEAP || self.heap.len() <= 2 * self.slots.len() {
+            return;
+        }
+        let slots = &self.slots;
+        self.heap
+            .retain(|&Reverse((_, seq, key))| is_live(slots, seq, key));
+    }
+
+    /// Entries in the heap, stale ones included (for tests).
+    #[cfg(test)]
+    pub(crate) fn heap_len(&self) -> usize {
+        self.heap.len()
     }
 
     /// Number of pending timers.
@@ -141,8 +165,14 @@ impl<T> Timers<T> {
     }
 
     fn is_live(&self, seq: u64, key: usize) -> bool {
-        matches!(self.slots.get(key), Some(slot) if slot.seq == seq && slot.what.is_some())
+        is_live(&self.slots, seq, key)
     }
+}
+
+/// Whether a heap entry still stands for a pending timer (not cancelled, not
+/// fired, and not a periodic timer whose callback is running).
+fn is_live<T>(slots: &Slab<Slot<T>>, seq: u64, key: usize) -> bool {
+    matches!(slots.get(key), Some(slot) if slot.seq == seq && slot.what.is_some())
 }
 
 #[cfg(test)]
@@ -193,6 +223,28 @@ mod tests {
         assert!(!timers.cancel(b));
         assert_ne!(b, c);
         assert_eq!(drain(&mut timers, t0), ["c"]);
+    }
+
+    #[test]
+    fn setting_and_cancelling_a_long_timer_per_request_keeps_the_heap_small() {
+        let t0 = Instant::now();
+        let mut timers = Timers::default();
+        let keep: Vec<_> = (0..10)
+            .map(|_| timers.insert(t0 + Duration::from_secs(3600), None, "kept"))
+            .collect();
+        let mut largest = 0;
+        for _ in 0..100_000 {
+            let id = timers.insert(t0 + Duration::from_secs(60), None, "request");
+            assert!(timers.cancel(id));
+            largest = largest.max(timers.heap_len());
+        }
+        assert!(largest <= 65, "the heap grew to {largest} entries");
+        // The timers that were never cancelled are all still there, in order.
+        assert_eq!(timers.len(), keep.len());
+        assert_eq!(
+            drain(&mut timers, t0 + Duration::from_secs(3600)),
+            ["kept"; 10]
+        );
     }
 
     #[test]
