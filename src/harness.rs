@@ -101,6 +101,7 @@ impl<S: 'static> Harness<S> {
     /// protocol left unconsumed, then `data_received`. Ignored once the
     /// connection is closed or while reading is paused (it is then buffered).
     pub fn feed(&mut self, data: &[u8]) {
+        self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
         let Some(conn) = conn_in(&mut self.core.entries, self.token) else {
             return;
         };
@@ -123,6 +124,7 @@ impl<S: 'static> Harness<S> {
 
     /// The peer half-closes: calls `eof_received`.
     pub fn feed_eof(&mut self) {
+        self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
         let Some(conn) = self.core.conn_mut(self.token) else {
             return;
         };
@@ -144,12 +146,14 @@ impl<S: 'static> Harness<S> {
     /// Runs timers that are due now (for protocols that set timers with
     /// short delays).
     pub fn run_due_timers(&mut self) {
+        self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
         self.core.fire_timers();
         self.core.settle_all();
     }
 
     /// Runs `f` with the connection's context, as a callback would.
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
+        self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
         let result = f(&mut Ctx::new(&mut self.core, self.token));
         self.core.flush_scratch();
         self.core.mark_dirty(self.token);

@@ -1114,6 +1114,30 @@ impl Protocol for Reverse {
     }
 }
 
+/// Remembers `ctx.now()` at every delivery.
+struct Clock(Rc<RefCell<Vec<std::time::Instant>>>);
+
+impl Protocol for Clock {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        self.0.borrow_mut().push(ctx.now());
+        data.len()
+    }
+}
+
+/// Each feed is a turn of its own, as each read is in the reactor: the
+/// turn's time moves on between them.
+#[test]
+fn the_harness_clock_moves_from_one_feed_to_the_next() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut h = Harness::new(Clock(seen.clone()));
+    h.feed(b"a");
+    thread::sleep(Duration::from_millis(5));
+    h.feed(b"b");
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1] >= seen[0] + Duration::from_millis(5), "{seen:?}");
+}
+
 #[test]
 fn the_harness_gives_a_line_protocol_the_same_output_on_every_split() {
     let input = b"abc\r\n\nhello world\nxyz\n";
