@@ -53,40 +53,6 @@ elif [ ! -x "$REL/examples/http_server" ]; then
     HTTP_OK=
 fi
 
-write_nginx_conf() {
-    local port=$1
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    default_type text/html;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000000;
-    keepalive_timeout 65;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $WWW;
-        index index.html;
-    }
-}
-EOF
-}
-
 # Starts server NAME on CPU $SERVER_CPU; sets SERVER_PID and SERVER_ADDR.
 start_http() {
     case $1 in

@@ -50,43 +50,6 @@ stop_measured() {
     stop_server
 }
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-write_nginx_conf() {
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    default_type text/html;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000000;
-    keepalive_timeout 65;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$1;
-        root $WWW;
-        index index.html;
-    }
-}
-EOF
-}
 
 # run SERVER TOOL REQS_PER_CONN -> the count (instructions or syscalls)
 run() {
@@ -102,7 +65,7 @@ run() {
                 --addr "127.0.0.1:$port" --root "$WWW" >/dev/null 2>>"$WORK/err" &
             ;;
         nginx)
-            write_nginx_conf "$port"
+            write_nginx_conf "$port" "master_process off;"
             taskset -c "$SERVER_CPU" "${prefix[@]}" nginx -c "$WORK/nginx/nginx.conf" \
                 -p "$WORK/nginx" 2>>"$WORK/err" &
             ;;

@@ -67,6 +67,44 @@ free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# write_nginx_conf PORT [DIRECTIVES]: $WORK/nginx/nginx.conf serving $WWW on
+# 127.0.0.1:PORT with one worker, access log off, sendfile on; DIRECTIVES
+# (e.g. "master_process off;") go into the main context.
+write_nginx_conf() {
+    local port=$1 extra=${2:-}
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+$extra
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    default_type text/html;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000000;
+    keepalive_timeout 65;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $WWW;
+        index index.html;
+    }
+}
+EOF
+}
+
 # Release builds of sockloop's echo_server and loadgen, the Rust baselines,
 # and the C server.
 build_all() {
