@@ -65,6 +65,7 @@
 //!   idle time when it fires).
 
 #[cfg(test)]
+#[path = "../common/alloc_count.rs"]
 mod alloc_count;
 mod cache;
 #[path = "../common/mod.rs"]

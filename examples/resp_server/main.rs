@@ -43,6 +43,9 @@
 //! `parser.rs` requests, `commands.rs` and `collections.rs` the commands,
 //! `store.rs` the keyspace and expiry, `reply.rs` RESP replies.
 
+#[cfg(test)]
+#[path = "../common/alloc_count.rs"]
+mod alloc_count;
 mod collections;
 mod commands;
 #[path = "../common/mod.rs"]
@@ -321,46 +324,6 @@ mod tests {
         }
     }
 
-    /// Counts this thread's allocations (tests run on several threads).
-    mod counting {
-        use std::alloc::{GlobalAlloc, Layout, System};
-        use std::cell::Cell;
-
-        thread_local! {
-            static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-        }
-
-        pub fn allocations() -> usize {
-            ALLOCATIONS.with(Cell::get)
-        }
-
-        struct Counting;
-
-        fn count() {
-            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        }
-
-        // SAFETY: forwards to the system allocator, only counting calls.
-        unsafe impl GlobalAlloc for Counting {
-            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-                count();
-                unsafe { System.alloc(layout) }
-            }
-
-            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-                unsafe { System.dealloc(ptr, layout) }
-            }
-
-            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-                count();
-                unsafe { System.realloc(ptr, layout, size) }
-            }
-        }
-
-        #[global_allocator]
-        static COUNTING: Counting = Counting;
-    }
-
     #[test]
     fn steady_state_get_set_incr_and_ping_allocate_nothing_per_request() {
         let mut h = harness();
@@ -374,11 +337,11 @@ mod tests {
         .concat()
         .repeat(100);
         h.feed(&requests); // creates the keys, sizes the buffers
-        let before = counting::allocations();
-        for _ in 0..100 {
-            h.feed(&requests);
-        }
-        let allocations = counting::allocations() - before;
+        let allocations = crate::alloc_count::allocations(|| {
+            for _ in 0..100 {
+                h.feed(&requests);
+            }
+        });
         // 50,000 requests; what allocates is the harness collecting the
         // replies in one growing buffer, a few dozen times.
         assert!(allocations < 50, "{allocations} allocations");

@@ -1,4 +1,5 @@
-//! Test support: a global allocator that counts the allocations made on one
+//! Test support for the examples (http_server and resp_server include this
+//! file in their tests): a global allocator that counts the allocations made on one
 //! thread while it asks, so a test can show that a path allocates nothing
 //! (other tests, on other threads, allocate freely meanwhile).
 
