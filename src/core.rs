@@ -404,17 +404,13 @@ impl<S: 'static> Core<S> {
             conn.protocol = Some(protocol);
             if self.scratch_owner == Some(token) {
                 self.scratch_owner = None;
-                let outcome = send_or_queue(conn, &mut self.pool, &self.scratch_out);
+                let result = send_or_queue(conn, &mut self.pool, &self.scratch_out);
                 self.scratch_out.clear();
                 // Only what the callback asked for needs settling (a close, a
                 // backlog): those mark the connection dirty, so the common
                 // case of a write that went out whole costs no settle at all.
                 let backlog = !conn.output.is_empty();
-                match outcome {
-                    Ok(()) if backlog => self.mark_dirty(token),
-                    Ok(()) => {}
-                    Err(e) => self.abort(token, e),
-                }
+                self.after_send(token, result, backlog);
             }
         }
         // The connection is gone: drop what it wrote.
@@ -510,7 +506,7 @@ impl<S: 'static> Core<S> {
                 }
             }
         }
-        self.write_to_slow(token, current, data)
+        self.write_to_slow(token, data)
     }
 
     /// A large write to the callback's own connection, with nothing queued:
@@ -563,8 +559,10 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// Every other write: to another connection, to one with output queued
+    /// (it queues behind), or refused.
     #[inline(never)]
-    fn write_to_slow(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
+    fn write_to_slow(&mut self, token: Token, data: &[u8]) -> bool {
         let Some(conn) = conn_in(&mut self.entries, token) else {
             return false;
         };
@@ -574,20 +572,22 @@ impl<S: 'static> Core<S> {
         if data.is_empty() {
             return true;
         }
-        let own = token == current && self.scratch_owner.is_none_or(|t| t == token);
-        if own && conn.output.is_empty() && !conn.has(flag::CONNECTING) {
-            self.scratch_owner = Some(token);
-            self.scratch_out.extend_from_slice(data);
-            return true;
-        }
         let result = send_or_queue(conn, &mut self.pool, data);
         let backlog = !conn.output.is_empty();
+        self.after_send(token, result, backlog);
+        true
+    }
+
+    /// What a send leaves to do: a backlog waits to be settled (flushed on
+    /// the next writable edge, watermarks applied), an error closes the
+    /// connection.
+    #[inline]
+    fn after_send(&mut self, token: Token, result: io::Result<()>, backlog: bool) {
         match result {
-            Err(e) => self.abort(token, e),
             Ok(()) if backlog => self.mark_dirty(token),
             Ok(()) => {}
+            Err(e) => self.abort(token, e),
         }
-        true
     }
 
     /// Sends what the last callback wrote to its own connection.
@@ -604,11 +604,9 @@ impl<S: 'static> Core<S> {
             return;
         };
         if let Some(conn) = conn_in(&mut self.entries, token) {
-            match send_or_queue(conn, &mut self.pool, &self.scratch_out) {
-                Ok(()) if conn.output.is_empty() => {}
-                Ok(()) => self.mark_dirty(token),
-                Err(e) => self.abort(token, e),
-            }
+            let result = send_or_queue(conn, &mut self.pool, &self.scratch_out);
+            let backlog = !conn.output.is_empty();
+            self.after_send(token, result, backlog);
         }
         self.scratch_out.clear();
     }
@@ -844,12 +842,10 @@ impl<S: 'static> Core<S> {
             return;
         };
         loop {
-            match std::io::Read::read(&mut conn.stream, &mut self.scratch_in) {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+            match conn.stream.recv(&mut self.scratch_in) {
+                Io::Done(0) | Io::Failed(_) => break,
+                Io::Done(_) => continue,
+                Io::WouldBlock => return,
             }
         }
         self.remove(token);
