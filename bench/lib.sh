@@ -62,6 +62,27 @@ need_redis() {
     done
 }
 
+# For the redis scripts: $RESULTS made, a $WORK directory, an exit trap
+# that stops the server in $PID and removes $WORK, and a release build of
+# examples/resp_server.
+prepare_redis_run() {
+    mkdir -p "$RESULTS"
+    WORK=$(mktemp -d)
+    PID=
+    trap stop_redis_run EXIT
+    log "building examples/resp_server (release)"
+    (cd "$ROOT" && cargo build --release --quiet --example resp_server) ||
+        die "cargo build of resp_server failed"
+}
+
+stop_redis_run() {
+    if [ -n "${PID:-}" ]; then
+        kill -TERM "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+
 # A TCP port on 127.0.0.1 that is free now.
 free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

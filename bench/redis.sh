@@ -36,21 +36,7 @@ RESP=$REL/examples/resp_server
 
 need taskset
 need_redis
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then
-        kill -TERM "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log "building examples/resp_server (release)"
-(cd "$ROOT" && cargo build --release --quiet --example resp_server) ||
-    die "cargo build of resp_server failed"
+prepare_redis_run
 
 # Total on-CPU nanoseconds of every thread of $1 (printf %.0f: mawk's %d
 # stops at 2^31).

@@ -50,21 +50,7 @@ RESP=$REL/examples/resp_server
 [ "$N" -gt "$BASE" ] || die "N ($N) must be larger than BASE ($BASE)"
 need valgrind callgrind_annotate taskset timeout
 need_redis
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then
-        kill -TERM "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log "building examples/resp_server (release)"
-(cd "$ROOT" && cargo build --release --quiet --example resp_server) ||
-    die "cargo build of resp_server failed"
+prepare_redis_run
 
 # start NAME: runs that server under callgrind on CPU $SERVER_CPU, its dumps
 # in $WORK/NAME/; sets PID (valgrind's, which is the server's) and PORT once
