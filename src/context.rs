@@ -26,11 +26,14 @@ use crate::timer::TimerId;
 pub struct Ctx<'a, S = ()> {
     core: &'a mut Core<S>,
     token: Token,
+    /// What the callback is reading (`data_received`'s data; empty for other
+    /// callbacks): writes of part of it need not be copied.
+    input: &'a [u8],
 }
 
 impl<'a, S: 'static> Ctx<'a, S> {
-    pub(crate) fn new(core: &'a mut Core<S>, token: Token) -> Self {
-        Ctx { core, token }
+    pub(crate) fn new(core: &'a mut Core<S>, token: Token, input: &'a [u8]) -> Self {
+        Ctx { core, token, input }
     }
 
     /// The token of the connection (or datagram socket, or pipe) this
@@ -45,13 +48,13 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// or more is sent at once (with what was queued before it) instead of
     /// being copied, so join many large pieces into one write.
     pub fn write(&mut self, data: &[u8]) {
-        self.core.write_to(self.token, self.token, data);
+        self.core.write_to(self.token, self.token, data, self.input);
     }
 
     /// Queues `data` for another connection. Returns false if `token` names
     /// no open connection (it closed, or never existed).
     pub fn write_to(&mut self, token: Token, data: &[u8]) -> bool {
-        self.core.write_to(token, self.token, data)
+        self.core.write_to(token, self.token, data, self.input)
     }
 
     /// Writes `data` to every open socket connection except `except`;
@@ -62,7 +65,7 @@ impl<'a, S: 'static> Ctx<'a, S> {
         tokens.extend(self.core.live_connections().filter(|t| Some(*t) != except));
         let mut sent = 0;
         for &token in &tokens {
-            sent += usize::from(self.core.write_to(token, self.token, data));
+            sent += usize::from(self.core.write_to(token, self.token, data, self.input));
         }
         self.core.put_token_list(tokens);
         sent

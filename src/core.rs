@@ -24,6 +24,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use crate::batch::Batch;
 use crate::buffer::Pool;
 use crate::config::Config;
 use crate::conn::{Conn, Extra, Stream, flag};
@@ -120,8 +121,7 @@ pub(crate) struct Core<S> {
     pub(crate) scratch_in: Box<[u8]>,
     /// What the running callback wrote to its own connection, sent in one
     /// write when the callback returns.
-    scratch_out: Vec<u8>,
-    scratch_owner: Option<Token>,
+    pub(crate) batch: Batch,
     /// Connections whose writes, flow control or close must be settled.
     dirty: Vec<Token>,
     /// Sources to service next turn without waiting for an event: edge
@@ -185,8 +185,7 @@ impl<S: 'static> Core<S> {
             timers: Timers::default(),
             pool: Pool::default(),
             scratch_in: vec![0; SCRATCH].into_boxed_slice(),
-            scratch_out: Vec::new(),
-            scratch_owner: None,
+            batch: Batch::new(),
             dirty: Vec::new(),
             ready: Vec::new(),
             doomed: Vec::new(),
@@ -382,30 +381,37 @@ impl<S: 'static> Core<S> {
         f: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> R,
     ) -> Option<R> {
         let protocol = self.conn_mut(token)?.protocol.take()?;
-        self.invoke_with(token, protocol, f)
+        self.invoke_with(token, protocol, &[], f)
     }
 
     /// [`Core::invoke`] with the protocol already taken out of the
     /// connection (the read path has the connection at hand and saves a
     /// lookup). Putting the protocol back and sending the callback's writes
-    /// share one lookup too.
+    /// share one lookup too. `input` is what the callback reads (empty for
+    /// callbacks other than `data_received`): writes of part of it are sent
+    /// from it, uncopied (see `batch.rs`).
     #[inline]
     pub(crate) fn invoke_with<R>(
         &mut self,
         token: Token,
         mut protocol: Box<dyn Protocol<S>>,
+        input: &[u8],
         f: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> R,
     ) -> Option<R> {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut ctx = Ctx::new(self, token);
+            let mut ctx = Ctx::new(self, token, input);
             f(&mut *protocol, &mut ctx)
         }));
+        // The batch is for this connection or empty: a callback batches only
+        // its own writes. If the connection is gone, what it wrote is dropped.
+        let batch = self.batch.take(input);
         if let Some(conn) = conn_in(&mut self.entries, token) {
-            conn.protocol = Some(protocol);
-            if self.scratch_owner == Some(token) {
-                self.scratch_owner = None;
-                let result = send_or_queue(conn, &mut self.pool, &self.scratch_out);
-                self.scratch_out.clear();
+            // The slot was emptied when the protocol was lent out; nothing
+            // there to drop.
+            mem::forget(conn.protocol.replace(protocol));
+            if let Some((owner, bytes)) = batch {
+                debug_assert_eq!(owner, token, "a callback batches only its own writes");
+                let result = send_or_queue(conn, &mut self.pool, bytes);
                 // Only what the callback asked for needs settling (a close, a
                 // backlog): those mark the connection dirty, so the common
                 // case of a write that went out whole costs no settle at all.
@@ -413,8 +419,6 @@ impl<S: 'static> Core<S> {
                 self.after_send(token, result, backlog);
             }
         }
-        // The connection is gone: drop what it wrote.
-        self.flush_scratch();
         match result {
             Ok(r) => Some(r),
             Err(payload) => {
@@ -449,7 +453,7 @@ impl<S: 'static> Core<S> {
             _ => return None,
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            f(&mut *protocol, &mut Ctx::new(self, token))
+            f(&mut *protocol, &mut Ctx::new(self, token, &[]))
         }));
         if let Some(Entry {
             source: Source::Datagram(d),
@@ -472,7 +476,7 @@ impl<S: 'static> Core<S> {
         what: &str,
         f: impl FnOnce(&mut Ctx<'_, S>),
     ) {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut Ctx::new(self, token))));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut Ctx::new(self, token, &[]))));
         self.flush_scratch();
         if let Err(payload) = result {
             error!(
@@ -489,24 +493,49 @@ impl<S: 'static> Core<S> {
     /// longer takes output.
     ///
     /// The common case, a callback writing to its own connection with
-    /// nothing queued, is inlined into the callback: one lookup and a copy
-    /// into the batch that is sent when the callback returns.
+    /// nothing queued, is inlined into the callback: it joins the batch that
+    /// is sent when the callback returns, without a lookup when the read path
+    /// armed the batch, and without a copy when it is part of `input`, what
+    /// the callback is reading (see `batch.rs`).
     #[inline]
-    pub(crate) fn write_to(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
-        if token == current && !data.is_empty() && self.scratch_owner.is_none_or(|t| t == token) {
-            if let Some(conn) = conn_in(&mut self.entries, token) {
-                if conn.output.is_empty() && !conn.has(flag::CONNECTING | flag::REFUSES_OUTPUT) {
-                    if data.len() >= WRITE_THROUGH {
-                        self.write_through(token, data);
-                        return true;
-                    }
-                    self.scratch_owner = Some(token);
-                    self.scratch_out.extend_from_slice(data);
-                    return true;
-                }
+    pub(crate) fn write_to(
+        &mut self,
+        token: Token,
+        current: Token,
+        data: &[u8],
+        input: &[u8],
+    ) -> bool {
+        if token == current && !data.is_empty() {
+            if data.len() < WRITE_THROUGH && self.batch.is_armed_for(token) {
+                self.batch.push(token, data, input);
+                return true;
             }
+            return self.write_own(token, data, input);
         }
         self.write_to_slow(token, data)
+    }
+
+    /// A write to the callback's own connection that was not armed (or is
+    /// large): with nothing queued, it joins the batch, or a large one is
+    /// written through; otherwise it queues behind what is queued.
+    #[inline(never)]
+    fn write_own(&mut self, token: Token, data: &[u8], input: &[u8]) -> bool {
+        if self.batch.is_open() && !self.batch.is_for(token) {
+            return self.write_to_slow(token, data);
+        }
+        match conn_in(&mut self.entries, token) {
+            Some(conn)
+                if conn.output.is_empty() && !conn.has(flag::CONNECTING | flag::REFUSES_OUTPUT) =>
+            {
+                if data.len() >= WRITE_THROUGH {
+                    self.write_through(token, data, input);
+                } else {
+                    self.batch.push(token, data, input);
+                }
+                true
+            }
+            _ => self.write_to_slow(token, data),
+        }
     }
 
     /// A large write to the callback's own connection, with nothing queued:
@@ -515,11 +544,10 @@ impl<S: 'static> Core<S> {
     /// the batch goes first, and whatever the socket refuses is queued, so
     /// later writes queue behind it.
     #[inline(never)]
-    fn write_through(&mut self, token: Token, data: &[u8]) {
-        let batched: &[u8] = if self.scratch_owner.take() == Some(token) {
-            &self.scratch_out
-        } else {
-            &[]
+    fn write_through(&mut self, token: Token, data: &[u8], input: &[u8]) {
+        let batched: &[u8] = match self.batch.take(input) {
+            Some((owner, bytes)) if owner == token => bytes,
+            _ => &[],
         };
         let Some(conn) = conn_in(&mut self.entries, token) else {
             return;
@@ -537,7 +565,6 @@ impl<S: 'static> Core<S> {
                 0
             }
             Io::Failed(e) => {
-                self.scratch_out.clear();
                 self.abort(token, e);
                 return;
             }
@@ -552,10 +579,7 @@ impl<S: 'static> Core<S> {
                 conn.output
                     .extend(&mut self.pool, &data[sent - batched.len()..]);
             }
-            self.scratch_out.clear();
             self.mark_dirty(token);
-        } else {
-            self.scratch_out.clear();
         }
     }
 
@@ -590,31 +614,31 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// Sends what the last callback wrote to its own connection.
+    /// Sends what the last callback (one that read no input: a timer, a
+    /// datagram's, a posted closure) wrote to its own connection.
     #[inline]
     pub(crate) fn flush_scratch(&mut self) {
-        if self.scratch_owner.is_some() {
+        if self.batch.is_open() {
             self.flush_scratch_slow();
         }
     }
 
     #[inline(never)]
     fn flush_scratch_slow(&mut self) {
-        let Some(token) = self.scratch_owner.take() else {
+        let Some((token, bytes)) = self.batch.take(&[]) else {
             return;
         };
         if let Some(conn) = conn_in(&mut self.entries, token) {
-            let result = send_or_queue(conn, &mut self.pool, &self.scratch_out);
+            let result = send_or_queue(conn, &mut self.pool, bytes);
             let backlog = !conn.output.is_empty();
             self.after_send(token, result, backlog);
         }
-        self.scratch_out.clear();
     }
 
     /// Bytes queued for `token` and not yet accepted by its socket.
     pub(crate) fn queued(&self, token: Token) -> usize {
-        let batched = if self.scratch_owner == Some(token) {
-            self.scratch_out.len()
+        let batched = if self.batch.is_for(token) {
+            self.batch.len()
         } else {
             0
         };
@@ -623,7 +647,11 @@ impl<S: 'static> Core<S> {
 
     // ----- closing and flow control ----------------------------------------
 
+    /// Queues the connection for settling. Whatever made it dirty (a close, a
+    /// backlog, a half-close) may change whether it takes output, so its
+    /// writes go through the checks again from here on (see `batch.rs`).
     pub(crate) fn mark_dirty(&mut self, token: Token) {
+        self.batch.disarm(token);
         if let Some(conn) = self.conn_mut(token) {
             if !conn.has(flag::DIRTY) {
                 conn.set(flag::DIRTY);

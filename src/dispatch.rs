@@ -36,7 +36,7 @@ impl<S: 'static> Core<S> {
     /// socket writable too) and nothing waits to be written. One slab lookup,
     /// one read into the shared buffer, the protocol's callback, one write.
     /// Returns false, having done nothing, for any other kind of event.
-    #[inline(never)]
+    #[inline]
     fn on_busy_connection(&mut self, token: Token, readable: bool, writable: bool) -> bool {
         let Some(conn) = conn_in(&mut self.entries, token) else {
             return false;
@@ -65,6 +65,12 @@ impl<S: 'static> Core<S> {
                     extra.last_active = now_of(&self.now);
                 }
                 let protocol = conn.protocol.take();
+                // Nothing queued, no close or half-close asked for: the
+                // callback about to run may batch its writes unchecked
+                // (`invoke_with` disarms when it returns).
+                if protocol.is_some() && !conn.has(flag::REFUSES_OUTPUT | flag::DIRTY) {
+                    self.batch.arm(token);
+                }
                 self.deliver_scratch(token, protocol, n);
                 self.settle_all();
                 // A full buffer: more may be waiting. A short read drained it.
@@ -259,10 +265,9 @@ impl<S: 'static> Core<S> {
             return;
         };
         let scratch = mem::take(&mut self.scratch_in);
+        let data = &scratch[..n];
         let used = self
-            .invoke_with(token, protocol, |p, ctx| {
-                p.data_received(ctx, &scratch[..n])
-            })
+            .invoke_with(token, protocol, data, |p, ctx| p.data_received(ctx, data))
             .unwrap_or(n);
         if used < n {
             if let Some(conn) = conn_in(&mut self.entries, token) {
@@ -282,7 +287,13 @@ impl<S: 'static> Core<S> {
             return;
         };
         let mut input = mem::take(&mut conn.input);
-        let used = self.invoke(token, |p, ctx| p.data_received(ctx, input.as_slice()));
+        let used = match conn.protocol.take() {
+            Some(protocol) => {
+                let data = input.as_slice();
+                self.invoke_with(token, protocol, data, |p, ctx| p.data_received(ctx, data))
+            }
+            None => None,
+        };
         input.consume(used.unwrap_or(usize::MAX));
         match self.conn_mut(token) {
             Some(conn) => conn.input = input,

@@ -154,7 +154,7 @@ impl<S: 'static> Harness<S> {
     /// Runs `f` with the connection's context, as a callback would.
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
         self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
-        let result = f(&mut Ctx::new(&mut self.core, self.token));
+        let result = f(&mut Ctx::new(&mut self.core, self.token, &[]));
         self.core.flush_scratch();
         self.core.mark_dirty(self.token);
         self.core.settle_all();

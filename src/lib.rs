@@ -62,6 +62,7 @@
 #![deny(missing_docs)]
 
 mod addr;
+mod batch;
 mod buffer;
 pub mod codec;
 mod config;

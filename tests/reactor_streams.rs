@@ -160,6 +160,79 @@ fn small_and_large_writes_of_one_callback_arrive_whole_and_in_order() {
     }
 }
 
+/// Answers each complete line with pieces of the line itself and bytes of
+/// its own, so that some writes are slices of the input the reactor is
+/// delivering and some are not; a partial line waits in the connection's
+/// buffer and is delivered again with the rest.
+struct Pieces2;
+
+impl Protocol for Pieces2 {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        let mut used = 0;
+        while let Ok(Some((line, consumed))) = codec::next_line(&data[used..], 1024) {
+            ctx.write(&line[1..]);
+            ctx.write(b"|");
+            ctx.write(&line[..1]);
+            ctx.write(line);
+            ctx.write(b"\n");
+            used += consumed;
+        }
+        used
+    }
+}
+
+#[test]
+fn writes_of_the_input_itself_and_of_other_bytes_arrive_in_the_order_written() {
+    let server = serve_tcp(Config::default(), || Pieces2);
+    let mut client = connect(server.info);
+    // Whole lines (read straight into the shared buffer), then a line split
+    // across two sends (the second delivery comes from the connection's own
+    // buffer).
+    send(&mut client, b"hello\nab\n");
+    assert_eq!(read_exact(&mut client, 18), b"ello|hhello\nb|aab\n");
+    send(&mut client, b"wor");
+    thread::sleep(Duration::from_millis(50));
+    send(&mut client, b"ld\n");
+    assert_eq!(read_exact(&mut client, 12), b"orld|wworld\n");
+    server.stop().unwrap();
+}
+
+/// Writes the line back, then does what the line says, then writes again:
+/// the second write must be dropped once the connection stopped taking output.
+struct ThenWrite;
+
+impl Protocol for ThenWrite {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        ctx.write(data);
+        match data {
+            b"close\n" => ctx.close(),
+            b"abort\n" => ctx.abort("asked to"),
+            b"shutdown\n" => ctx.shutdown_write(),
+            _ => {}
+        }
+        ctx.write(b"after\n");
+        data.len()
+    }
+}
+
+#[test]
+fn a_write_after_close_abort_or_half_close_in_the_same_callback_is_dropped() {
+    let server = serve_tcp(Config::default(), || ThenWrite);
+    for what in ["close", "abort", "shutdown"] {
+        let mut client = connect(server.info);
+        send(&mut client, b"hi\n");
+        assert_eq!(read_exact(&mut client, 9), b"hi\nafter\n");
+        send(&mut client, format!("{what}\n").as_bytes());
+        let rest = read_to_end(&mut client);
+        assert_eq!(
+            String::from_utf8_lossy(&rest),
+            format!("{what}\n"),
+            "after {what}: the write made before it arrives, the one after it does not"
+        );
+    }
+    server.stop().unwrap();
+}
+
 // ----- half-close --------------------------------------------------------
 
 /// Answers each line with a large reply, and at EOF a summary line before
