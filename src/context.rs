@@ -46,7 +46,9 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// Queues `data` for this connection's peer. Writes made during one
     /// callback leave in one system call when it returns; a write of 8 KiB
     /// or more is sent at once (with what was queued before it) instead of
-    /// being copied, so join many large pieces into one write.
+    /// being copied, so join many large pieces into one write. A callback's
+    /// first write of part of the `data` it is reading (an echo) is not
+    /// copied either: it is sent from there.
     pub fn write(&mut self, data: &[u8]) {
         self.core.write_to(self.token, self.token, data, self.input);
     }

@@ -41,9 +41,10 @@
 //!   reading and writing when it is added and never re-registered. Reads go
 //!   until `WouldBlock` (or a short read); what a callback writes is sent in
 //!   one `send` when it returns (a write of 8 KiB or more goes out at once,
-//!   together with what was batched before it, rather than being copied), and
-//!   only what the socket refuses waits for the next writable edge. No
-//!   `epoll_ctl` on the hot path.
+//!   together with what was batched before it, rather than being copied;
+//!   echoing the input sends it from where it was read), and only what the
+//!   socket refuses waits for the next writable edge. No `epoll_ctl` on the
+//!   hot path.
 //! - **No allocation per message.** A connection reads into a shared buffer
 //!   and owns buffers only while bytes wait in them; their storage comes from
 //!   a pool.
