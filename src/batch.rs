@@ -119,7 +119,13 @@ impl Batch {
         self.armed = None;
         let owner = self.owner.take()?;
         let bytes = match self.borrowed.take() {
-            Some((start, len)) => &input[start..start + len],
+            // The bytes were borrowed from this same `input` (the batch is
+            // taken by the call that lent it); `get` only keeps a broken
+            // promise from becoming a panic in the loop.
+            Some((start, len)) => {
+                debug_assert!(start + len <= input.len(), "batch taken with another input");
+                input.get(start..start + len).unwrap_or_default()
+            }
             None => &self.copied[..],
         };
         Some((owner, bytes))
