@@ -76,11 +76,29 @@ prepare_redis_run() {
 }
 
 stop_redis_run() {
+    stop_redis_server
+    rm -rf "$WORK"
+}
+
+# await_pong NAME TRIES: waits (TRIES times 50 ms at most) until the server
+# started as $PID answers PING on $PORT.
+await_pong() {
+    local name=$1 tries=$2 _
+    for _ in $(seq "$tries"); do
+        [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
+        kill -0 "$PID" 2>/dev/null || die "$name exited at start (see $WORK)"
+        sleep 0.05
+    done
+    die "$name does not answer PING on port $PORT"
+}
+
+# stop_redis_server: stops the server started as $PID, if any.
+stop_redis_server() {
     if [ -n "${PID:-}" ]; then
         kill -TERM "$PID" 2>/dev/null || true
         wait "$PID" 2>/dev/null || true
     fi
-    rm -rf "$WORK"
+    PID=
 }
 
 # A TCP port on 127.0.0.1 that is free now.

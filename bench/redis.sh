@@ -59,19 +59,7 @@ start() {
             ;;
     esac
     PID=$!
-    local _
-    for _ in $(seq 200); do
-        [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
-        kill -0 "$PID" 2>/dev/null || die "$1 exited at start (see $WORK)"
-        sleep 0.05
-    done
-    die "$1 does not answer PING on port $PORT"
-}
-
-stop() {
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=
+    await_pong "$1" 200
 }
 
 # One line per measurement: server rep pipeline test rps cpu_ns_per_request
@@ -99,7 +87,7 @@ for rep in $(seq "$REPS"); do
                 log "$server rep $rep -P $pipeline $test: $rps requests/s"
             done
         done
-        stop
+        stop_redis_server
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -73,18 +73,7 @@ start() {
             ;;
     esac
     PID=$!
-    for _ in $(seq 600); do
-        [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
-        kill -0 "$PID" 2>/dev/null || die "$name exited at start (see $WORK/$name.err)"
-        sleep 0.05
-    done
-    die "$name does not answer PING on port $PORT under callgrind"
-}
-
-stop() {
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=
+    await_pong "$name" 600 # valgrind starts slowly
 }
 
 # dump NAME LABEL: writes the counters since the last dump or zeroing to a
@@ -160,7 +149,7 @@ for server in $SERVERS; do
                 } >>"$WORK/profile" 2>/dev/null || true
             fi
         done
-        stop
+        stop_redis_server
     done
 done
 [ -s "$WORK/profile" ] && cp "$WORK/profile" "$PROFILE"
