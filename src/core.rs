@@ -462,7 +462,7 @@ impl<S: 'static> Core<S> {
         {
             d.protocol = Some(protocol);
         }
-        self.flush_scratch();
+        self.flush_batch();
         result
             .map_err(|payload| error!("datagram callback panicked: {}", panic_message(&*payload)))
             .ok()
@@ -477,7 +477,7 @@ impl<S: 'static> Core<S> {
         f: impl FnOnce(&mut Ctx<'_, S>),
     ) {
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut Ctx::new(self, token, &[]))));
-        self.flush_scratch();
+        self.flush_batch();
         if let Err(payload) = result {
             error!(
                 "{what} panicked: {}; the reactor goes on",
@@ -614,17 +614,17 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// Sends what the last callback (one that read no input: a timer, a
-    /// datagram's, a posted closure) wrote to its own connection.
+    /// Sends what a callback that `invoke_with` did not run (a connection's
+    /// timer, `with_ctx`) wrote to its own connection.
     #[inline]
-    pub(crate) fn flush_scratch(&mut self) {
+    pub(crate) fn flush_batch(&mut self) {
         if self.batch.is_open() {
-            self.flush_scratch_slow();
+            self.flush_batch_slow();
         }
     }
 
     #[inline(never)]
-    fn flush_scratch_slow(&mut self) {
+    fn flush_batch_slow(&mut self) {
         let Some((token, bytes)) = self.batch.take(&[]) else {
             return;
         };

@@ -155,7 +155,7 @@ impl<S: 'static> Harness<S> {
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
         self.core.now.set(None); // a new turn: `Ctx::now` reads the clock again
         let result = f(&mut Ctx::new(&mut self.core, self.token, &[]));
-        self.core.flush_scratch();
+        self.core.flush_batch();
         self.core.mark_dirty(self.token);
         self.core.settle_all();
         result

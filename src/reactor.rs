@@ -270,7 +270,7 @@ impl<S: 'static> Reactor<S> {
     /// connections, start timers, open connections from outside a callback.
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
         let result = f(&mut Ctx::new(&mut self.core, NO_TOKEN, &[]));
-        self.core.flush_scratch();
+        self.core.flush_batch();
         self.core.settle_all();
         result
     }
