@@ -12,9 +12,12 @@
 //!   work too): [`next_line`], and [`SkipLongLines`] for a source that
 //!   cannot be disconnected;
 //! - length-prefixed frames, a 4-byte big-endian length and then that many
-//!   bytes: [`next_length_prefixed`], with [`length_prefix`] for the sender.
+//!   bytes: [`next_length_prefixed`], with [`length_prefix`] for the sender;
+//! - messages that end at a newline *or when the sender pauses*, for peers
+//!   that send one message per `send` with no delimiter at all and wait for
+//!   the answer (the classic tutorial client): [`Messages`].
 //!
-//! Both decoders are pure functions over the bytes buffered
+//! The line and length decoders are pure functions over the bytes buffered
 //! so far. They return `Ok(Some((frame, consumed)))` when a whole frame is
 //! there (the caller handles `frame`, then removes `consumed` bytes from the
 //! front of its buffer and asks again), `Ok(None)` when more bytes are
@@ -30,6 +33,9 @@
 //! }
 //! ```
 //!
+//! A pause is not in the bytes, so [`Messages`] keeps a little state (the
+//! unfinished tail, a timer) and is driven from the protocol's callbacks.
+//!
 //! Every decoder takes a maximum frame length. Without one, a peer that
 //! never sends a newline, or announces a 4 GiB frame, makes the receiver
 //! buffer without bound. With one, the error comes as soon as the limit is
@@ -39,9 +45,11 @@
 
 mod length_prefixed;
 mod lines;
+mod messages;
 
 pub use length_prefixed::{LENGTH_PREFIX, length_prefix, next_length_prefixed};
 pub use lines::{SkipLongLines, next_line};
+pub use messages::Messages;
 
 use std::error::Error;
 use std::fmt;
