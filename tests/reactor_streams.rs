@@ -1027,7 +1027,7 @@ struct Room {
     members: Vec<Token>,
 }
 
-/// `poke` wakes every other member through `set_timer_on`; leaving is
+/// `poke` wakes every other member through `connection(..).set_timer`; leaving is
 /// announced to the others from `connection_lost`.
 struct Member;
 
