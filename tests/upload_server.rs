@@ -406,17 +406,14 @@ fn an_existing_file_is_replaced() {
     assert_eq!(dir.names(), ["f.txt"]);
 }
 
-/// Runs upload_client to the end (bounded by `PATIENCE`): exit code and stdout.
-fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
-    let mut child = Command::new(util::example_path("upload_client"))
-        .arg("--addr")
-        .arg(addr)
-        .args(files)
+/// Runs `cmd` to the end (bounded by `PATIENCE`): exit code and stdout.
+fn run_to_end(mut cmd: Command) -> (i32, String) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("starting upload_client");
+        .expect("starting a client");
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut out = String::new();
@@ -430,11 +427,18 @@ fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("upload_client did not finish in {PATIENCE:?}");
+            panic!("{cmd:?} did not finish in {PATIENCE:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     (status.code().expect("an exit code"), reader.join().unwrap())
+}
+
+/// Runs upload_client to the end: exit code and stdout.
+fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
+    let mut cmd = Command::new(util::example_path("upload_client"));
+    cmd.arg("--addr").arg(addr).args(files);
+    run_to_end(cmd)
 }
 
 /// Checks one summary line: `NAME: ok, N bytes in T s (R MB/s)`.
@@ -680,23 +684,11 @@ fn the_tutorials_python_client_works_unchanged() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/upload_client.py"
     );
-    let mut child = Command::new("python3")
-        .args([script, &addr.ip().to_string(), &addr.port().to_string()])
-        .args(files.map(|(name, _)| source.path().join(name)))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting python3");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).unwrap();
-        out
-    });
-    wait_until("the Python client exits", || {
-        child.try_wait().unwrap().is_some()
-    });
-    assert!(child.wait().unwrap().success());
-    let out = reader.join().unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.args([script, &addr.ip().to_string(), &addr.port().to_string()])
+        .args(files.map(|(name, _)| source.path().join(name)));
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, 0, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[..3],
