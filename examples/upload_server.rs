@@ -880,7 +880,7 @@ mod tests {
             dir: dir.to_path_buf(),
             max_size,
             next_temp: 0,
-            pause: Duration::ZERO,
+            pause: PAUSE,
         };
         Harness::with_state(settings, Upload::new())
     }
@@ -1197,12 +1197,13 @@ mod tests {
         assert!(dir.names().is_empty());
     }
 
-    /// `input` as two reads, cut at `split` (or less), then a pause.
+    /// `input` as two reads, cut at `split` (or less), then a pause (on
+    /// the harness's clock, which then moves only by hand).
     fn feed_then_pause(h: &mut Harness<Settings>, input: &[u8], split: usize) {
         let split = split.min(input.len());
         h.feed(&input[..split]);
         h.feed(&input[split..]);
-        h.run_due_timers();
+        h.advance(PAUSE);
     }
 
     #[test]
@@ -1258,9 +1259,10 @@ mod tests {
                 let mut h = harness(&dir.0, 100);
                 h.feed(&input[..split]);
                 h.feed(&input[split..]);
+                h.advance(PAUSE - Duration::from_millis(1));
                 assert_eq!(h.take_output(), b"", "{input:?}: answered before the pause");
                 assert!(!h.is_closed());
-                h.run_due_timers();
+                h.advance(Duration::from_millis(1));
                 assert!(h.is_closed(), "{input:?}: open after the pause");
                 assert!(dir.names().is_empty(), "{input:?}: {:?}", dir.names());
                 String::from_utf8_lossy(&h.take_output()).into_owned()
@@ -1316,7 +1318,7 @@ mod tests {
                     let dir = TempDir::new();
                     let mut h = harness(&dir.0, max_size);
                     h.feed(&input);
-                    h.run_due_timers();
+                    h.advance(PAUSE);
                     let out = h.take_output();
                     let text = String::from_utf8_lossy(&out);
                     // A lone CR could be the newline form cut after its CR.
@@ -1347,7 +1349,7 @@ mod tests {
         let dir = TempDir::new();
         let mut h = harness(&dir.0, 100);
         h.feed(b"f|10\nabc");
-        h.run_due_timers();
+        h.advance(PAUSE);
         assert_eq!(h.take_output(), b"");
         assert!(!h.is_closed());
         h.feed(b"defghij");
