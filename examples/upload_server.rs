@@ -575,24 +575,36 @@ impl Upload {
                     return self.refuse(ctx, Form::Tutorial, &Refusal::AfterFile.to_string());
                 }
                 State::Header if input.is_empty() => return,
-                State::Header => match read_header(input, false) {
-                    Header::Pending => {
-                        self.held.extend_from_slice(input);
-                        return;
-                    }
-                    Header::Found {
-                        form,
-                        name,
-                        digits,
-                        consumed,
-                    } => {
-                        self.start(ctx, form, name, digits, consumed, None);
-                        input = &input[consumed..];
-                    }
-                    Header::Refused(form, refusal) => {
-                        return self.refuse(ctx, form, &refusal.to_string());
-                    }
+                State::Header => match self.begin(ctx, input, false) {
+                    Some(consumed) => input = &input[consumed..],
+                    None => return,
                 },
+            }
+        }
+    }
+
+    /// Reads the header at the start of `input` and acts on it: starts the
+    /// file, refuses, or holds the bytes until it can tell. `silent`: at a
+    /// pause. Returns how many bytes the header took, once it is found.
+    fn begin(&mut self, ctx: &mut Ctx<'_, Settings>, input: &[u8], silent: bool) -> Option<usize> {
+        match read_header(input, silent) {
+            Header::Pending => {
+                self.held.extend_from_slice(input);
+                None
+            }
+            Header::Found {
+                form,
+                name,
+                digits,
+                consumed,
+            } => {
+                let rest = silent.then_some(input.len() - consumed);
+                self.start(ctx, form, name, digits, consumed, rest);
+                Some(consumed)
+            }
+            Header::Refused(form, refusal) => {
+                self.refuse(ctx, form, &refusal.to_string());
+                None
             }
         }
     }
@@ -707,25 +719,9 @@ impl Upload {
     fn silence(&mut self, ctx: &mut Ctx<'_, Settings>) {
         while matches!(self.state, State::Header) && !self.held.is_empty() {
             let held = std::mem::take(&mut self.held);
-            match read_header(&held, true) {
-                Header::Found {
-                    form,
-                    name,
-                    digits,
-                    consumed,
-                } => {
-                    self.start(
-                        ctx,
-                        form,
-                        name,
-                        digits,
-                        consumed,
-                        Some(held.len() - consumed),
-                    );
-                    self.process(ctx, &held[consumed..]);
-                }
-                Header::Refused(form, refusal) => self.refuse(ctx, form, &refusal.to_string()),
-                Header::Pending => unreachable!("a silent header is always decided"),
+            match self.begin(ctx, &held, true) {
+                Some(consumed) => self.process(ctx, &held[consumed..]),
+                None => break,
             }
         }
         match std::mem::replace(&mut self.state, State::Header) {
