@@ -6,14 +6,17 @@
 //!
 //! ```text
 //! cargo run --example cmd_server
-//! cargo run --example cmd_client          # then type `date`, `uptime`, `exit`
+//! cargo run --example cmd_client          # then type `ls`, `pwd`, `date`, `exit`
 //! nc 127.0.0.1 8002                       # type `date`, read the length, type `ok`
 //! ```
 //!
 //! Safe by default: it listens on 127.0.0.1, runs the command's words as an
 //! argument vector (no shell), and only the programs named by
-//! `--allow a,b,c` (default `date,echo,uptime,hostname,whoami`; a name with a
-//! `/` is always refused). `--allow-any` lifts the list; `--shell` (only with
+//! `--allow a,b,c` (default `ls,pwd,date,echo,uptime,hostname,whoami`, the
+//! tutorial's first commands and a few more that only read; `ls` lists any
+//! directory the server's user may read, so leave it out of `--allow` where
+//! that matters; a name with a `/` is always refused). `--allow-any` lifts
+//! the list; `--shell` (only with
 //! `--allow-any`) runs each line through `sh -c`. A command is stopped after
 //! `--timeout SECS` (default 10), and at most `--max-output BYTES` (default
 //! 1 MiB) of each of its streams is kept (one that writes more is stopped and
@@ -534,12 +537,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8002")]
     addr: String,
     /// Programs clients may run, matched exactly against the command's first
-    /// word (a word with `/` is always refused).
+    /// word (a word with `/` is always refused). The default holds the
+    /// tutorial's first commands, ls and pwd, and a few more that only read.
     #[arg(
         long,
         value_name = "A,B,C",
         value_delimiter = ',',
-        default_value = "date,echo,uptime,hostname,whoami"
+        default_value = "ls,pwd,date,echo,uptime,hostname,whoami"
     )]
     allow: Vec<String>,
     /// Let clients run any program (lifts --allow).
