@@ -107,7 +107,8 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
     /// Event-loop threads: N reactors share the port (SO_REUSEPORT), each
-    /// with its own connections and its own --max-connections.
+    /// with its own connections and its own --max-connections. A port
+    /// another program listens on is refused all the same.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
 }
