@@ -271,7 +271,10 @@ mod tests {
         for _ in 0..64 {
             seen[usize::from(accepted_by(addr))] += 1;
         }
-        assert!(seen.iter().all(|&n| n > 0), "accepted per reactor: {seen:?}");
+        assert!(
+            seen.iter().all(|&n| n > 0),
+            "accepted per reactor: {seen:?}"
+        );
         workers.shutdown();
         workers.join().unwrap();
     }

@@ -157,7 +157,10 @@ fn address_in_use_line(addr: &str) -> String {
 fn echo_server_with_threads_refuses_a_port_already_served() {
     let plain = TcpListener::bind("127.0.0.1:0").unwrap();
     let reuseport = sockloop::reuseport_listener("127.0.0.1:0".parse().unwrap()).unwrap();
-    for (holder, taken) in [("a plain listener", &plain), ("a reuseport one", &reuseport)] {
+    for (holder, taken) in [
+        ("a plain listener", &plain),
+        ("a reuseport one", &reuseport),
+    ] {
         let addr = taken.local_addr().unwrap().to_string();
         let finished = run("echo_server", &["--threads", "2", "--addr", &addr], b"");
         assert_eq!(finished.code, Some(1), "port held by {holder}");
