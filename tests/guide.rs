@@ -7,6 +7,8 @@
 //! first two chapters show: `blocking_echo` keeps a second client waiting
 //! until the first leaves, `thread_echo` serves both at once, and both stop
 //! on SIGINT or SIGTERM as chapter 1 says, answering their clients first.
+//! The README's table of examples is held to the same standard: it names
+//! every example, and its default ports are the ones in the code.
 
 mod util;
 
@@ -118,6 +120,63 @@ fn every_example_the_guide_names_exists() {
         assert!(
             all.contains(chapter_example),
             "the guide should name {chapter_example}"
+        );
+    }
+}
+
+/// Every example program, by name: `examples/NAME.rs` or `examples/NAME/main.rs`.
+fn all_examples() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in fs::read_dir(repo().join("examples")).expect("examples/") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_some_and(|e| e == "rs") || path.join("main.rs").is_file() {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The port of an example's default `--addr` (`default_value =
+/// "127.0.0.1:PORT"` in its source), if it has one.
+fn default_port(name: &str) -> Option<u16> {
+    let dir = repo().join("examples");
+    let source = fs::read_to_string(dir.join(format!("{name}.rs")))
+        .or_else(|_| fs::read_to_string(dir.join(name).join("main.rs")))
+        .expect("the example's source");
+    let (_, rest) = source.split_once("default_value = \"127.0.0.1:")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(digits.parse().expect("a port number"))
+}
+
+#[test]
+fn the_readme_names_every_example_with_its_real_default_port() {
+    let readme = fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let mut ports = std::collections::BTreeMap::new();
+    // Rows of the ports table: | PORT[ (UDP)] | `server`... | `client`... |
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(port) = cells
+            .get(1)
+            .and_then(|c| c.split(' ').next()?.parse::<u16>().ok())
+        else {
+            continue;
+        };
+        for cell in &cells[2..] {
+            for name in cell.split('`').skip(1).step_by(2) {
+                ports.insert(name.to_string(), port);
+            }
+        }
+    }
+    for name in all_examples() {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README.md does not name example {name}"
+        );
+        assert_eq!(
+            ports.get(&name).copied(),
+            default_port(&name),
+            "{name}: the README's port table against the code"
         );
     }
 }
