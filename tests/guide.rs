@@ -90,8 +90,11 @@ fn example_names(text: &str) -> BTreeSet<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
+            // A file inside a folder of examples (`examples/common/x.rs`)
+            // is a path, checked by `every_file_the_guide_points_to_exists`.
+            let in_folder = marker == "examples/" && rest[name.len()..].starts_with('/');
             // `NAME` in capitals is a placeholder in the conventions.
-            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) && !in_folder {
                 names.insert(name);
             }
         }
@@ -121,6 +124,26 @@ fn every_example_the_guide_names_exists() {
             all.contains(chapter_example),
             "the guide should name {chapter_example}"
         );
+    }
+}
+
+/// Every `examples/DIR/FILE` path the guide gives is a file of the repository.
+#[test]
+fn every_file_the_guide_points_to_exists() {
+    for (file, text) in markdown_files() {
+        for (at, _) in text.match_indices("examples/") {
+            let path: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_/.-".contains(*c))
+                .collect();
+            let path = path.trim_end_matches(['.', '/']);
+            if path.matches('/').count() >= 2 {
+                assert!(
+                    repo().join(path).is_file(),
+                    "{file} points to {path}, not a file"
+                );
+            }
+        }
     }
 }
 

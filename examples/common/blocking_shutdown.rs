@@ -26,14 +26,12 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::ops::Deref;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
 use log::{info, warn};
 use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::flag;
 use signal_hook::iterator::Signals;
 
 /// How long clients get to be answered once a signal came, as the
@@ -67,28 +65,30 @@ impl Shutdown {
             state: Mutex::default(),
             all_gone: Condvar::new(),
         });
-        // The second signal is handled in the signal handler itself (the
-        // first one arms it), since the first may be stuck waiting.
-        let armed = Arc::new(AtomicBool::new(false));
-        for signal in [SIGINT, SIGTERM] {
-            flag::register_conditional_shutdown(signal, 128 + signal, armed.clone())?;
-            flag::register(signal, armed.clone())?;
-        }
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         let waker = shutdown.clone();
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                let mut begun = false;
+                // Each signal once, in the order they came; two that come
+                // together (SIGINT and SIGTERM on two threads at once) are
+                // two turns of this loop.
+                for signal in signals.forever() {
+                    if begun {
+                        warn!("second signal {signal}: exiting now");
+                        std::process::exit(128 + signal);
+                    }
+                    begun = true;
                     info!("signal {signal}: shutting down");
-                    waker.begin();
+                    waker.clone().begin();
                 }
             })?;
         Ok(shutdown)
     }
 
-    /// Wakes every sleeper, then gives the clients [`SHUTDOWN_TIMEOUT`].
-    fn begin(&self) {
+    /// Wakes every sleeper, and starts the clock on the clients.
+    fn begin(self: Arc<Self>) {
         let mut state = self.lock();
         state.begun = true;
         if !state.clients.is_empty() {
@@ -103,6 +103,21 @@ impl Shutdown {
         for client in state.clients.values() {
             let _ = client.shutdown(std::net::Shutdown::Read);
         }
+        drop(state);
+        // On a thread of its own, so that the signal thread stays free for a
+        // second signal.
+        let deadline = thread::Builder::new()
+            .name("shutdown deadline".into())
+            .spawn(move || self.exit_at_deadline());
+        if let Err(e) = deadline {
+            warn!("no shutdown deadline ({e}): a second signal ends the process");
+        }
+    }
+
+    /// Exits the process (status 0) if clients are still connected after
+    /// [`SHUTDOWN_TIMEOUT`]; returns as soon as they have all gone.
+    fn exit_at_deadline(&self) {
+        let state = self.lock();
         let (state, waited) = self
             .all_gone
             .wait_timeout_while(state, SHUTDOWN_TIMEOUT, |s| !s.clients.is_empty())
