@@ -266,7 +266,8 @@ impl Protocol<Policy> for PipeReader {
         let me = ctx.token();
         job.pipes.retain(|&t| t != me);
         if job.pipes.is_empty() {
-            ctx.set_timer_on(self.client, Duration::ZERO, JOB_TIMER);
+            ctx.connection(self.client)
+                .set_timer(Duration::ZERO, JOB_TIMER);
         }
     }
 }
@@ -419,7 +420,7 @@ impl Session {
         job.kill();
         // A grandchild that escaped the process group may hold the pipes open.
         for &pipe in &job.pipes {
-            ctx.close_other(pipe);
+            ctx.connection(pipe).close();
         }
     }
 }
@@ -514,7 +515,7 @@ impl Protocol<Policy> for Session {
             info!("{}: gone while {} runs; killing it", self.peer, job.name);
             job.kill();
             for &pipe in &job.pipes {
-                ctx.close_other(pipe);
+                ctx.connection(pipe).close();
             }
             job.try_reap()
         };

@@ -82,8 +82,8 @@ impl Keyboard {
         ctx.pause_reading();
         let server = ctx.shared_ref().server;
         match server {
-            Some(server) if ctx.is_open(server) => {
-                ctx.set_timer_on(server, Duration::ZERO, HALF_CLOSE);
+            Some(server) if ctx.connection(server).is_open() => {
+                ctx.connection(server).set_timer(Duration::ZERO, HALF_CLOSE);
             }
             _ => ctx.shared().quit_early = true,
         }
@@ -103,7 +103,7 @@ impl Protocol<Client> for Keyboard {
                 self.finish(ctx);
                 return data.len();
             }
-            ctx.write_to(server, line);
+            ctx.connection(server).write(line);
         }
         used
     }

@@ -469,7 +469,7 @@ fn send(ctx: &mut Ctx<Bench>, pattern: &[u8], i: usize, want: u64) {
         start..start + size as usize
     };
     if n == 1 {
-        ctx.write_to(token, &pattern[slice(0)]);
+        ctx.connection(token).write(&pattern[slice(0)]);
         return;
     }
     // Several messages go out in one write: one system call whatever their
@@ -480,7 +480,7 @@ fn send(ctx: &mut Ctx<Bench>, pattern: &[u8], i: usize, want: u64) {
     for k in 0..n {
         out.extend_from_slice(&pattern[slice(k)]);
     }
-    ctx.write_to(token, &out);
+    ctx.connection(token).write(&out);
     ctx.shared().out = out;
 }
 

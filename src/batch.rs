@@ -18,58 +18,65 @@
 
 use mio::Token;
 
+/// No token: an empty batch's owner, a disarmed batch's connection (the
+/// waker's token, which no connection has).
+const NOBODY: Token = Token(usize::MAX);
+
 /// See the module documentation.
 pub(crate) struct Batch {
-    /// Whose bytes these are (None: the batch is empty).
-    owner: Option<Token>,
+    /// Whose bytes these are (`NOBODY`: the batch is empty).
+    owner: Token,
     /// The connection whose writes may join the batch without a lookup.
-    armed: Option<Token>,
+    armed: Token,
     /// Bytes copied into the batch.
     copied: Vec<u8>,
-    /// Or, while nothing is copied: `(start, len)` of the bytes in the input.
-    borrowed: Option<(usize, usize)>,
+    /// Or, while nothing is copied, the bytes in the input: where they
+    /// start, and how many (0: none borrowed).
+    borrowed_at: usize,
+    borrowed_len: usize,
 }
 
 impl Batch {
     pub(crate) fn new() -> Self {
         Batch {
-            owner: None,
-            armed: None,
+            owner: NOBODY,
+            armed: NOBODY,
             copied: Vec::new(),
-            borrowed: None,
+            borrowed_at: 0,
+            borrowed_len: 0,
         }
     }
 
     /// Whether the batch holds bytes for `token`.
     #[inline]
     pub(crate) fn is_for(&self, token: Token) -> bool {
-        self.owner == Some(token)
+        self.owner == token && token != NOBODY
     }
 
     /// Whether the batch holds bytes for anyone.
     #[inline]
     pub(crate) fn is_open(&self) -> bool {
-        self.owner.is_some()
+        self.owner != NOBODY
     }
 
     /// Whether a write to `token` may join the batch without a lookup.
     #[inline]
     pub(crate) fn is_armed_for(&self, token: Token) -> bool {
-        self.armed == Some(token)
+        self.armed == token
     }
 
     /// Lets `token`'s writes join the batch without a lookup, until
     /// [`Batch::disarm`] or the end of the callback.
     #[inline]
     pub(crate) fn arm(&mut self, token: Token) {
-        self.armed = Some(token);
+        self.armed = token;
     }
 
     /// Writes to `token` must go through the checks again.
     #[inline]
     pub(crate) fn disarm(&mut self, token: Token) {
-        if self.armed == Some(token) {
-            self.armed = None;
+        if self.armed == token {
+            self.armed = NOBODY;
         }
     }
 
@@ -77,10 +84,11 @@ impl Batch {
     /// The caller has checked that the batch is empty or already `token`'s.
     #[inline]
     pub(crate) fn push(&mut self, token: Token, data: &[u8], input: &[u8]) {
-        if self.owner.is_none() {
+        if self.owner == NOBODY {
             if let Some(start) = offset_in(input, data) {
-                self.owner = Some(token);
-                self.borrowed = Some((start, data.len()));
+                self.owner = token;
+                self.borrowed_at = start;
+                self.borrowed_len = data.len();
                 return;
             }
         }
@@ -91,11 +99,13 @@ impl Batch {
     /// that the inlined common case stays small).
     #[inline(never)]
     fn push_copy(&mut self, token: Token, data: &[u8], input: &[u8]) {
-        if self.owner.is_none() {
-            self.owner = Some(token);
+        if self.owner == NOBODY {
+            self.owner = token;
             self.copied.clear();
-        } else if let Some((start, len)) = self.borrowed.take() {
+        } else if self.borrowed_len > 0 {
             // What the buffer holds is an earlier batch's: start afresh.
+            let (start, len) = (self.borrowed_at, self.borrowed_len);
+            self.borrowed_len = 0;
             self.copied.clear();
             self.copied.extend_from_slice(&input[start..start + len]);
         }
@@ -104,10 +114,12 @@ impl Batch {
 
     /// Bytes in the batch.
     pub(crate) fn len(&self) -> usize {
-        match (self.owner, self.borrowed) {
-            (None, _) => 0,
-            (Some(_), Some((_, len))) => len,
-            (Some(_), None) => self.copied.len(),
+        if self.owner == NOBODY {
+            0
+        } else if self.borrowed_len > 0 {
+            self.borrowed_len
+        } else {
+            self.copied.len()
         }
     }
 
@@ -116,14 +128,20 @@ impl Batch {
     /// Disarms too.
     #[inline]
     pub(crate) fn take<'b>(&'b mut self, input: &'b [u8]) -> Option<(Token, &'b [u8])> {
-        self.armed = None;
-        let owner = self.owner.take()?;
-        let bytes = match self.borrowed.take() {
+        self.armed = NOBODY;
+        if self.owner == NOBODY {
+            return None;
+        }
+        let owner = std::mem::replace(&mut self.owner, NOBODY);
+        let bytes = if self.borrowed_len > 0 {
             // The bytes were borrowed from this same `input`: the batch is
-            // taken by the `invoke_with` that lent it, and no other call
-            // borrows (every other context's input is empty).
-            Some((start, len)) => &input[start..start + len],
-            None => &self.copied[..],
+            // taken by the run of the callback that was lent it, and no
+            // other call borrows (every other context's input is empty).
+            let (start, len) = (self.borrowed_at, self.borrowed_len);
+            self.borrowed_len = 0;
+            &input[start..start + len]
+        } else {
+            &self.copied[..]
         };
         Some((owner, bytes))
     }
@@ -152,7 +170,7 @@ mod tests {
         let mut batch = Batch::new();
         batch.push(A, &input[6..], &input);
         assert!(batch.copied.is_empty());
-        assert_eq!(batch.borrowed, Some((6, 5)));
+        assert_eq!((batch.borrowed_at, batch.borrowed_len), (6, 5));
         assert_eq!(batch.len(), 5);
         assert_eq!(taken(&mut batch, &input), Some((A, b"world".to_vec())));
         assert_eq!(taken(&mut batch, &input), None);
@@ -186,7 +204,7 @@ mod tests {
         let other = b"abcdef".to_vec();
         let mut batch = Batch::new();
         batch.push(A, &other[..3], &input);
-        assert_eq!(batch.borrowed, None);
+        assert_eq!(batch.borrowed_len, 0);
         assert_eq!(taken(&mut batch, &input), Some((A, b"abc".to_vec())));
         assert_eq!(batch.len(), 0);
         batch.push(A, b"x", &input);

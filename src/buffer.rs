@@ -7,7 +7,7 @@
 //! keeps an idle connection down to a few words while a busy one reuses the same
 //! few blocks without calling the allocator.
 
-use std::io::{self, Read, Write};
+use crate::sys::Io;
 
 /// Storage blocks start at this size; reads into a buffer ask for at least this much room.
 pub(crate) const BLOCK: usize = 16 * 1024;
@@ -89,26 +89,23 @@ impl Buffer {
     /// One `read` call into the spare room, making at least `BLOCK` bytes of
     /// room first. Returns the bytes read and the room offered: a read that
     /// filled less than the room drained the source.
+    /// Appends what one call of `recv` reads into the free space (made
+    /// room for first): the outcome and how much room there was, so the
+    /// caller can tell a read that filled the buffer (more may wait).
     pub(crate) fn read_from(
         &mut self,
         pool: &mut Pool,
-        reader: &mut impl Read,
-    ) -> io::Result<(usize, usize)> {
+        recv: impl FnOnce(&mut [u8]) -> Io,
+    ) -> (Io, usize) {
         self.make_room(pool, BLOCK);
         let room = self.data.len() - self.end as usize;
-        let n = reader.read(&mut self.data[self.end as usize..])?;
-        self.end += n as u32;
-        Ok((n, room))
+        let outcome = recv(&mut self.data[self.end as usize..]);
+        if let Io::Done(n) = outcome {
+            self.end += n as u32;
+        }
+        (outcome, room)
     }
 
-    /// One `write` call with the live bytes; consumes what was written.
-    pub(crate) fn write_to(&mut self, writer: &mut impl Write) -> io::Result<usize> {
-        let n = writer.write(self.as_slice())?;
-        self.consume(n);
-        Ok(n)
-    }
-
-    /// Gives the storage back to the pool if the buffer is empty.
     pub(crate) fn release(&mut self, pool: &mut Pool) {
         if self.is_empty() && !self.data.is_empty() {
             pool.give(std::mem::take(&mut self.data));
@@ -195,19 +192,25 @@ mod tests {
         assert!(pool.free.is_empty());
     }
 
+    fn recv_of(bytes: &'static [u8]) -> impl FnOnce(&mut [u8]) -> Io {
+        move |buf: &mut [u8]| {
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Io::Done(bytes.len())
+        }
+    }
+
     #[test]
-    fn reads_append_and_writes_consume() {
+    fn reads_append_after_what_is_buffered() {
         let mut pool = Pool::default();
         let mut buf = Buffer::default();
-        let mut src: &[u8] = b"abcdef";
-        assert_eq!(buf.read_from(&mut pool, &mut src).unwrap().0, 6);
-        let mut src: &[u8] = b"gh";
-        assert_eq!(buf.read_from(&mut pool, &mut src).unwrap().0, 2);
+        let (outcome, room) = buf.read_from(&mut pool, recv_of(b"abcdef"));
+        assert!(matches!(outcome, Io::Done(6)));
+        assert!(room >= BLOCK);
+        buf.read_from(&mut pool, recv_of(b"gh"));
         assert_eq!(buf.as_slice(), b"abcdefgh");
-        let mut sink = [0u8; 3];
-        let mut out: &mut [u8] = &mut sink;
-        assert_eq!(buf.write_to(&mut out).unwrap(), 3);
-        assert_eq!(&sink, b"abc");
+        let (outcome, _) = buf.read_from(&mut pool, |_| Io::WouldBlock);
+        assert!(matches!(outcome, Io::WouldBlock));
+        buf.consume(3);
         assert_eq!(buf.as_slice(), b"defgh");
     }
 

@@ -14,8 +14,9 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Stop accepting while this many stream connections are open; accept
-    /// again as soon as one closes (nginx's `worker_connections`).
+    /// Stop accepting while this many socket connections (accepted or
+    /// outgoing; pipes are not counted) are open; accept again as soon as
+    /// one closes (nginx's `worker_connections`).
     pub max_connections: usize,
     /// Call `pause_writing` and stop reading a peer when its queued output
     /// goes strictly over this many bytes.

@@ -1,8 +1,12 @@
-//! The context handed to every callback: the connection's transport and a
-//! window onto the rest of the reactor.
+//! The context handed to every callback: its own connection's transport, and
+//! a window onto the rest of the reactor.
+//!
+//! A thin facade: each method is one call into the core. Acting on another
+//! connection follows one rule: take it with [`Ctx::connection`] and call the
+//! same method there (`ctx.connection(other).write(b"hi")`).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,11 +14,12 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use crate::addr::Addr;
-use crate::conn::flag;
 use crate::core::{Core, NO_TOKEN, TimerKind};
 use crate::handle::Handle;
 use crate::protocol::{DatagramProtocol, Protocol};
+use crate::sources::{self, datagram, fd, listener, signals, stream};
 use crate::timer::TimerId;
+use crate::transport::flag;
 
 /// What a callback can do: write to its connection or any other, close,
 /// set timers, reach the reactor-wide shared state `S`.
@@ -31,6 +36,14 @@ pub struct Ctx<'a, S = ()> {
     input: &'a [u8],
 }
 
+/// Another connection (or datagram socket, or pipe), to act on from a
+/// callback: `ctx.connection(token).write(b"hi")`. Its methods are those of
+/// [`Ctx`] for the callback's own connection.
+pub struct Connection<'c, 'a, S> {
+    ctx: &'c mut Ctx<'a, S>,
+    token: Token,
+}
+
 impl<'a, S: 'static> Ctx<'a, S> {
     pub(crate) fn new(core: &'a mut Core<S>, token: Token, input: &'a [u8]) -> Self {
         Ctx { core, token, input }
@@ -43,46 +56,28 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.token
     }
 
+    /// True when this callback belongs to no source (a reactor timer or a
+    /// posted closure).
+    pub fn is_detached(&self) -> bool {
+        self.token == NO_TOKEN
+    }
+
+    /// The connection `token`, to write to, close, or ask about.
+    pub fn connection(&mut self, token: Token) -> Connection<'_, 'a, S> {
+        Connection { ctx: self, token }
+    }
+
+    // ----- this connection ----------------------------------------------------
+
     /// Queues `data` for this connection's peer. Writes made during one
     /// callback leave in one system call when it returns; a write of 8 KiB
     /// or more is sent at once (with what was queued before it) instead of
     /// being copied, so join many large pieces into one write. A callback's
     /// first write of part of the `data` it is reading (an echo) is not
     /// copied either: it is sent from there.
+    #[inline]
     pub fn write(&mut self, data: &[u8]) {
-        self.core.write_to(self.token, self.token, data, self.input);
-    }
-
-    /// Queues `data` for another connection. Returns false if `token` names
-    /// no open connection (it closed, or never existed).
-    pub fn write_to(&mut self, token: Token, data: &[u8]) -> bool {
-        self.core.write_to(token, self.token, data, self.input)
-    }
-
-    /// Writes `data` to every open socket connection except `except`;
-    /// returns how many received it. Pipes (stdin, child processes) are not
-    /// included.
-    pub fn broadcast(&mut self, data: &[u8], except: Option<Token>) -> usize {
-        let mut tokens = self.core.take_token_list();
-        tokens.extend(self.core.live_connections().filter(|t| Some(*t) != except));
-        let mut sent = 0;
-        for &token in &tokens {
-            sent += usize::from(self.core.write_to(token, self.token, data, self.input));
-        }
-        self.core.put_token_list(tokens);
-        sent
-    }
-
-    /// The open socket connections, in slot order (a chat room's members).
-    pub fn connections(&self) -> impl Iterator<Item = Token> + '_ {
-        self.core.live_connections()
-    }
-
-    /// Whether `token` names an open connection.
-    pub fn is_open(&self, token: Token) -> bool {
-        self.core
-            .conn(token)
-            .is_some_and(|c| c.has(flag::MADE) && !c.has(flag::ABORT | flag::LINGERING))
+        self.core.write(self.token, self.token, data, self.input);
     }
 
     /// Closes this connection once everything queued is sent (asyncio's
@@ -92,51 +87,27 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.close(self.token);
     }
 
-    /// Closes another connection once its queued output is sent.
-    pub fn close_other(&mut self, token: Token) {
-        self.core.close(token);
-    }
-
     /// Closes this connection now, dropping queued output
     /// (`transport.abort()`). `connection_lost` gets an error naming `reason`.
     pub fn abort(&mut self, reason: &str) {
-        self.core.abort(
-            self.token,
-            io::Error::new(io::ErrorKind::ConnectionAborted, reason.to_string()),
-        );
+        self.connection(self.token).abort(reason);
     }
 
     /// Shuts down our writing side once queued output is sent (a half-close:
     /// the peer reads EOF, and can still send to us).
     pub fn shutdown_write(&mut self) {
-        if let Some(conn) = self.core.conn_mut(self.token) {
-            conn.set(flag::SHUT_WRITE);
-            self.core.mark_dirty(self.token);
-        }
+        self.core.request(self.token, flag::SHUT_WRITE);
     }
 
     /// Stops reading from this connection until [`Ctx::resume_reading`]
     /// (asyncio's `pause_reading`). Bytes already buffered stay buffered.
     pub fn pause_reading(&mut self) {
-        if let Some(conn) = self.core.conn_mut(self.token) {
-            conn.set(flag::READ_PAUSED);
-        }
+        self.core.pause_reading(self.token);
     }
 
     /// Resumes reading; input left unconsumed is delivered again first.
     pub fn resume_reading(&mut self) {
-        self.resume_reading_of(self.token);
-    }
-
-    /// Resumes reading on another connection (e.g. a pipe's owner).
-    pub fn resume_reading_of(&mut self, token: Token) {
-        if let Some(conn) = self.core.conn_mut(token) {
-            if conn.has(flag::READ_PAUSED) {
-                conn.clear(flag::READ_PAUSED);
-                conn.set(flag::REDELIVER);
-                self.core.ready.push(token);
-            }
-        }
+        self.core.resume_reading(self.token);
     }
 
     /// Bytes queued for this connection that the peer has not taken yet.
@@ -144,43 +115,68 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.queued(self.token)
     }
 
-    /// Bytes queued for another connection.
-    pub fn queued_for(&self, token: Token) -> usize {
-        self.core.queued(token)
-    }
-
     /// The peer's address (not stored: asked of the socket).
     pub fn peer_addr(&self) -> io::Result<Addr> {
-        self.peer_addr_of(self.token)
+        peer_addr(self.core, self.token)
     }
 
-    /// Another connection's peer address.
-    pub fn peer_addr_of(&self, token: Token) -> io::Result<Addr> {
-        match self.core.conn(token) {
-            Some(conn) => conn.stream.peer_addr(),
-            None => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "no such connection",
-            )),
-        }
-    }
-
-    /// The local address of this connection.
+    /// The local address of this connection or datagram socket.
     pub fn local_addr(&self) -> io::Result<Addr> {
-        match self.core.conn(self.token) {
-            Some(conn) => conn.stream.local_addr(),
-            None => self.core.local_addr(self.token),
-        }
+        sources::local_addr(self.core, self.token)
     }
+
+    /// Calls this connection's [`Protocol::timer_fired`] with `id` after
+    /// `delay`. Forgotten if the connection closes first.
+    pub fn set_timer(&mut self, delay: Duration, id: u64) -> TimerId {
+        self.core
+            .add_timer(delay, None, TimerKind::Protocol(self.token, id))
+    }
+
+    /// Closes this connection (with a `TimedOut` error) when nothing has been
+    /// received from it for `timeout`; `None` removes the timeout.
+    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        self.core.set_idle_timeout(self.token, timeout);
+    }
+
+    /// Sends a datagram from this datagram socket. Queued if the socket is
+    /// full; an error if the queue is full too or the address does not fit
+    /// the socket.
+    pub fn send_to(&mut self, data: &[u8], to: &Addr) -> io::Result<()> {
+        datagram::send_to(self.core, self.token, data, to)
+    }
+
+    // ----- every connection ---------------------------------------------------
+
+    /// Writes `data` to every open socket connection except `except`;
+    /// returns how many received it. Pipes (stdin, child processes) are not
+    /// included.
+    pub fn broadcast(&mut self, data: &[u8], except: Option<Token>) -> usize {
+        let mut tokens = self.core.token_list(|_| false);
+        tokens.extend(self.core.open_connections().filter(|t| Some(*t) != except));
+        let mut sent = 0;
+        for &token in &tokens {
+            sent += usize::from(self.core.write(token, self.token, data, self.input));
+        }
+        self.core.put_token_list(tokens);
+        sent
+    }
+
+    /// The open socket connections (established, no close begun), in slot
+    /// order: a chat room's members. Pipes are not included.
+    pub fn connections(&self) -> impl Iterator<Item = Token> + '_ {
+        self.core.open_connections()
+    }
+
+    // ----- the reactor --------------------------------------------------------
 
     /// The reactor-wide shared state (socketserver's server object).
     pub fn shared(&mut self) -> &mut S {
-        &mut self.core.shared
+        self.core.shared()
     }
 
     /// The shared state, read-only.
     pub fn shared_ref(&self) -> &S {
-        &self.core.shared
+        self.core.shared_ref()
     }
 
     /// Runs `f` once after `delay`, with a context for this same token.
@@ -193,7 +189,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
             .add_timer(delay, None, TimerKind::Call(self.token, Box::new(f)))
     }
 
-    /// Runs `f` every `period` until cancelled (socketserver's `service_actions`).
+    /// Runs `f` every `period` until cancelled (socketserver's
+    /// `service_actions`), with a context for this same token.
     pub fn call_every(
         &mut self,
         period: Duration,
@@ -206,81 +203,16 @@ impl<'a, S: 'static> Ctx<'a, S> {
         )
     }
 
-    /// Calls this connection's [`Protocol::timer_fired`] with `id` after
-    /// `delay`. Forgotten if the connection closes first.
-    pub fn set_timer(&mut self, delay: Duration, id: u64) -> TimerId {
-        self.core
-            .add_timer(delay, None, TimerKind::Protocol(self.token, id))
-    }
-
-    /// Calls *another* connection's [`Protocol::timer_fired`] with `id` after
-    /// `delay` (zero: at the end of this turn). This is how one source wakes
-    /// another's state machine, e.g. a child's pipe telling the client
-    /// connection that the command finished.
-    pub fn set_timer_on(&mut self, token: Token, delay: Duration, id: u64) -> TimerId {
-        self.core
-            .add_timer(delay, None, TimerKind::Protocol(token, id))
-    }
-
     /// Cancels a timer; returns whether it was still pending.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        self.core.timers.cancel(id)
-    }
-
-    /// Closes this connection (with a `TimedOut` error) when nothing has been
-    /// received from it for `timeout`; `None` removes the timeout.
-    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
-        self.core.set_idle_timeout(self.token, timeout);
+        self.core.cancel_timer(id)
     }
 
     /// The time of this turn of the loop: the clock is read once per turn,
     /// by the first caller, so this is cheaper than `Instant::now()` and the
-    /// same for every callback of the turn.
+    /// same for every callback of the turn. Timers count from it.
     pub fn now(&self) -> Instant {
         self.core.now()
-    }
-
-    /// Sends a datagram from this datagram socket. Queued if the socket is
-    /// full; an error if the queue is full too or the address does not fit
-    /// the socket.
-    pub fn send_to(&mut self, data: &[u8], to: &Addr) -> io::Result<()> {
-        self.core.send_datagram(self.token, data, to)
-    }
-
-    /// Sends a datagram from the datagram socket `socket`, from any callback
-    /// (a stdin line forwarded to a UDP peer, say).
-    pub fn send_from(&mut self, socket: Token, data: &[u8], to: &Addr) -> io::Result<()> {
-        self.core.send_datagram(socket, data, to)
-    }
-
-    /// Opens an outgoing TCP connection; `protocol` gets `connection_made`
-    /// once it is established or `connection_failed` if it cannot be.
-    pub fn connect_tcp(
-        &mut self,
-        addr: SocketAddr,
-        protocol: impl Protocol<S>,
-    ) -> io::Result<Token> {
-        self.core.connect_tcp(addr, Box::new(protocol))
-    }
-
-    /// Opens an outgoing Unix stream connection.
-    pub fn connect_unix(&mut self, path: &Path, protocol: impl Protocol<S>) -> io::Result<Token> {
-        self.core.connect_unix(path, Box::new(protocol))
-    }
-
-    /// Adds a raw fd (a pipe, a terminal) as a stream source for `protocol`.
-    pub fn add_fd(&mut self, fd: OwnedFd, protocol: impl Protocol<S>) -> io::Result<Token> {
-        self.core.add_fd(fd, Box::new(protocol))
-    }
-
-    /// Binds a UDP socket for a datagram protocol, from inside a callback
-    /// (see [`Reactor::bind_udp`](crate::Reactor::bind_udp)).
-    pub fn bind_udp(
-        &mut self,
-        addr: SocketAddr,
-        protocol: impl DatagramProtocol<S>,
-    ) -> io::Result<Token> {
-        self.core.bind_udp(addr, Box::new(protocol))
     }
 
     /// Starts a graceful shutdown of the whole reactor once this callback
@@ -292,17 +224,222 @@ impl<'a, S: 'static> Ctx<'a, S> {
 
     /// Whether a shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.core.shutdown_deadline.is_some() || self.core.shutdown_requested()
+        self.core.is_shutting_down()
     }
 
     /// A cross-thread handle on this reactor.
     pub fn handle(&self) -> Handle<S> {
-        Handle::new(self.core.handle.clone())
+        Handle::new(self.core.handle().clone())
     }
 
-    /// True when this callback belongs to no source (a reactor timer or a
-    /// posted closure).
-    pub fn is_detached(&self) -> bool {
-        self.token == NO_TOKEN
+    // ----- new sources (the same as on `Reactor`) -------------------------------
+
+    /// Listens on a TCP address; each accepted connection gets a protocol
+    /// from `factory`. Returns the listener's token.
+    pub fn listen_tcp<P, F>(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        mut factory: F,
+    ) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::Acceptor::bind_tcp(addr)?;
+        listener::add(self.core, acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Listens on an already bound std listener, for sockets configured by
+    /// the caller (SO_REUSEPORT, a socket inherited from a supervisor).
+    pub fn listen_tcp_std<P, F>(
+        &mut self,
+        listener: std::net::TcpListener,
+        mut factory: F,
+    ) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::Acceptor::from_std_tcp(listener)?;
+        listener::add(self.core, acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Listens on a Unix stream socket at `path`. A stale socket file left by
+    /// a dead server is replaced; a live server's is not. The file is removed
+    /// when the listener closes.
+    pub fn listen_unix<P, F>(&mut self, path: impl AsRef<Path>, mut factory: F) -> io::Result<Token>
+    where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let acceptor = listener::Acceptor::bind_unix(path.as_ref())?;
+        listener::add(self.core, acceptor, Box::new(move || Box::new(factory())))
+    }
+
+    /// Only keeps peers accepted by `listener` for which `filter` returns
+    /// true (socketserver's `verify_request`); the others are closed at once.
+    pub fn set_accept_filter(
+        &mut self,
+        listener: Token,
+        filter: impl FnMut(&Addr) -> bool + 'static,
+    ) -> io::Result<()> {
+        listener::set_filter(self.core, listener, Box::new(filter))
+    }
+
+    /// Opens an outgoing TCP connection (non-blocking); `protocol` gets
+    /// `connection_made` once it is established, or `connection_failed`.
+    pub fn connect_tcp(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl Protocol<S>,
+    ) -> io::Result<Token> {
+        stream::connect_tcp(self.core, addr, Box::new(protocol))
+    }
+
+    /// Opens an outgoing Unix stream connection.
+    pub fn connect_unix(
+        &mut self,
+        path: impl AsRef<Path>,
+        protocol: impl Protocol<S>,
+    ) -> io::Result<Token> {
+        stream::connect_unix(self.core, path.as_ref(), Box::new(protocol))
+    }
+
+    /// Binds a UDP socket for a datagram protocol.
+    pub fn bind_udp(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        protocol: impl DatagramProtocol<S>,
+    ) -> io::Result<Token> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        datagram::bind_udp(self.core, addr, Box::new(protocol))
+    }
+
+    /// Binds a Unix datagram socket at `path` (a stale file is replaced, and
+    /// the file is removed on close).
+    pub fn bind_unix_datagram(
+        &mut self,
+        path: impl AsRef<Path>,
+        protocol: impl DatagramProtocol<S>,
+    ) -> io::Result<Token> {
+        datagram::bind_unix(self.core, path.as_ref(), Box::new(protocol))
+    }
+
+    /// Adds a raw fd (a pipe, a child's stdout, a terminal) as a stream
+    /// driven by `protocol`: `data_received` for what it reads, `write` to
+    /// write to it, `eof_received` at its end. The fd is made non-blocking
+    /// while the reactor owns it and restored on close.
+    pub fn add_fd(&mut self, fd: OwnedFd, protocol: impl Protocol<S>) -> io::Result<Token> {
+        fd::add(self.core, fd, Box::new(protocol))
+    }
+
+    /// Reads this process's standard input with `protocol`. Works for a
+    /// terminal or a pipe (polled) and for a regular file or `/dev/null`
+    /// (which epoll refuses: read without waiting). Stdin's blocking mode is
+    /// restored when the source closes or the reactor is dropped.
+    pub fn add_stdin(&mut self, protocol: impl Protocol<S>) -> io::Result<Token> {
+        fd::add_stdin(self.core, Box::new(protocol))
+    }
+
+    /// Calls `handler` on the loop thread for each of `signals` that arrives.
+    pub fn add_signals(
+        &mut self,
+        signals: &[i32],
+        handler: impl FnMut(&mut Ctx<'_, S>, i32) + 'static,
+    ) -> io::Result<Token> {
+        signals::add(self.core, signals, Box::new(handler))
+    }
+}
+
+impl<S: 'static> Connection<'_, '_, S> {
+    /// The token this view acts on.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Whether it names an open connection: established, no close begun
+    /// (what [`Ctx::connections`] lists, pipes included).
+    pub fn is_open(&self) -> bool {
+        self.ctx
+            .core
+            .stream(self.token)
+            .is_some_and(|s| s.is_open())
+    }
+
+    /// Queues `data` for it (see [`Ctx::write`]). Returns false if it is not
+    /// open, or no longer takes output.
+    pub fn write(&mut self, data: &[u8]) -> bool {
+        let ctx = &mut *self.ctx;
+        ctx.core.write(self.token, ctx.token, data, ctx.input)
+    }
+
+    /// Closes it once its queued output is sent (see [`Ctx::close`]).
+    pub fn close(&mut self) {
+        self.ctx.core.close(self.token);
+    }
+
+    /// Closes it now, dropping its queued output (see [`Ctx::abort`]).
+    pub fn abort(&mut self, reason: &str) {
+        let e = io::Error::new(io::ErrorKind::ConnectionAborted, reason.to_string());
+        self.ctx.core.abort(self.token, e);
+    }
+
+    /// Half-closes it once its queued output is sent (see [`Ctx::shutdown_write`]).
+    pub fn shutdown_write(&mut self) {
+        self.ctx.core.request(self.token, flag::SHUT_WRITE);
+    }
+
+    /// Stops reading from it (see [`Ctx::pause_reading`]).
+    pub fn pause_reading(&mut self) {
+        self.ctx.core.pause_reading(self.token);
+    }
+
+    /// Resumes reading from it (see [`Ctx::resume_reading`]).
+    pub fn resume_reading(&mut self) {
+        self.ctx.core.resume_reading(self.token);
+    }
+
+    /// Bytes queued for it that its peer has not taken yet.
+    pub fn queued(&self) -> usize {
+        self.ctx.core.queued(self.token)
+    }
+
+    /// Its peer's address.
+    pub fn peer_addr(&self) -> io::Result<Addr> {
+        peer_addr(self.ctx.core, self.token)
+    }
+
+    /// Its local address.
+    pub fn local_addr(&self) -> io::Result<Addr> {
+        sources::local_addr(self.ctx.core, self.token)
+    }
+
+    /// Calls its [`Protocol::timer_fired`] with `id` after `delay` (zero: at
+    /// the end of this turn). This is how one source wakes another's state
+    /// machine, e.g. a child's pipe telling the client connection that the
+    /// command finished.
+    pub fn set_timer(&mut self, delay: Duration, id: u64) -> TimerId {
+        self.ctx
+            .core
+            .add_timer(delay, None, TimerKind::Protocol(self.token, id))
+    }
+
+    /// Sends a datagram from it, a datagram socket (see [`Ctx::send_to`]):
+    /// a stdin line forwarded to a UDP peer, say.
+    pub fn send_to(&mut self, data: &[u8], to: &Addr) -> io::Result<()> {
+        datagram::send_to(self.ctx.core, self.token, data, to)
+    }
+}
+
+fn peer_addr<S: 'static>(core: &Core<S>, token: Token) -> io::Result<Addr> {
+    match core.stream(token) {
+        Some(s) => s.transport.stream.peer_addr(),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            "no such connection",
+        )),
     }
 }

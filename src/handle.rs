@@ -86,7 +86,7 @@ impl<S> Handle<S> {
 
     /// Runs `f` on the reactor thread at its next turn, with a context that
     /// belongs to no connection (write to connections with
-    /// [`Ctx::write_to`]).
+    /// `ctx.connection(token).write(..)`, see [`Ctx::connection`]).
     pub fn post(&self, f: impl FnOnce(&mut Ctx<'_, S>) + Send + 'static) -> io::Result<()> {
         self.inner
             .posted

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::{info, trace, warn};
 use mio::{Events, Poll, Token, Waker};
@@ -14,10 +14,10 @@ use mio::{Events, Poll, Token, Waker};
 use crate::addr::Addr;
 use crate::config::Config;
 use crate::context::Ctx;
-use crate::core::{Core, Entry, NO_TOKEN, Source, TimerKind, WAKER, show};
+use crate::core::{Core, Detached, NO_TOKEN, WAKER, show};
 use crate::handle::{self, Handle};
-use crate::listener;
 use crate::protocol::{DatagramProtocol, Protocol};
+use crate::sources::{self, Event};
 use crate::timer::TimerId;
 
 /// A single-threaded event loop over mio.
@@ -50,7 +50,14 @@ pub struct Reactor<S = ()> {
     core: Core<S>,
     /// The ready list being serviced, swapped with the one being filled.
     ready_spare: Vec<Token>,
+    /// The loop's read buffer: a connection with no leftover input reads
+    /// here, so it needs no buffer of its own.
+    read_buf: Box<[u8]>,
 }
+
+/// Size of the loop's read buffer: one read of up to this much per call, and
+/// the largest datagram received whole.
+const READ_BUF: usize = 64 * 1024;
 
 impl Reactor<()> {
     /// A reactor with no shared state and the default [`Config`].
@@ -77,25 +84,20 @@ impl<S: 'static> Reactor<S> {
             events,
             core: Core::new(registry, state, config, inner),
             ready_spare: Vec::new(),
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
         })
     }
 
-    // ----- sources --------------------------------------------------------
+    // ----- sources (the same as on `Ctx`) ------------------------------------
 
     /// Listens on a TCP address; each accepted connection gets a protocol
     /// from `factory`. Returns the listener's token (see [`Reactor::local_addr`]).
-    pub fn listen_tcp<P, F>(
-        &mut self,
-        addr: impl ToSocketAddrs,
-        mut factory: F,
-    ) -> io::Result<Token>
+    pub fn listen_tcp<P, F>(&mut self, addr: impl ToSocketAddrs, factory: F) -> io::Result<Token>
     where
         P: Protocol<S>,
         F: FnMut() -> P + 'static,
     {
-        let acceptor = listener::bind_tcp(addr)?;
-        self.core
-            .add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.with_ctx(|ctx| ctx.listen_tcp(addr, factory))
     }
 
     /// Listens on an already bound std listener, for sockets configured by
@@ -103,28 +105,24 @@ impl<S: 'static> Reactor<S> {
     pub fn listen_tcp_std<P, F>(
         &mut self,
         listener: std::net::TcpListener,
-        mut factory: F,
+        factory: F,
     ) -> io::Result<Token>
     where
         P: Protocol<S>,
         F: FnMut() -> P + 'static,
     {
-        let acceptor = listener::from_std_tcp(listener)?;
-        self.core
-            .add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.with_ctx(|ctx| ctx.listen_tcp_std(listener, factory))
     }
 
     /// Listens on a Unix stream socket at `path`. A stale socket file left by
     /// a dead server is replaced; a live server's is not. The file is removed
     /// when the listener closes.
-    pub fn listen_unix<P, F>(&mut self, path: impl AsRef<Path>, mut factory: F) -> io::Result<Token>
+    pub fn listen_unix<P, F>(&mut self, path: impl AsRef<Path>, factory: F) -> io::Result<Token>
     where
         P: Protocol<S>,
         F: FnMut() -> P + 'static,
     {
-        let acceptor = listener::bind_unix(path.as_ref())?;
-        self.core
-            .add_listener(acceptor, Box::new(move || Box::new(factory())))
+        self.with_ctx(|ctx| ctx.listen_unix(path, factory))
     }
 
     /// Only keeps accepted peers for which `filter` returns true
@@ -134,19 +132,7 @@ impl<S: 'static> Reactor<S> {
         listener: Token,
         filter: impl FnMut(&Addr) -> bool + 'static,
     ) -> io::Result<()> {
-        match self.core.entry_mut(listener) {
-            Some(Entry {
-                source: Source::Listener(l),
-                ..
-            }) => {
-                l.filter = Some(Box::new(filter));
-                Ok(())
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "no listener with this token",
-            )),
-        }
+        self.with_ctx(|ctx| ctx.set_accept_filter(listener, filter))
     }
 
     /// Opens an outgoing TCP connection (non-blocking); `protocol` gets
@@ -156,7 +142,7 @@ impl<S: 'static> Reactor<S> {
         addr: SocketAddr,
         protocol: impl Protocol<S>,
     ) -> io::Result<Token> {
-        self.core.connect_tcp(addr, Box::new(protocol))
+        self.with_ctx(|ctx| ctx.connect_tcp(addr, protocol))
     }
 
     /// Opens an outgoing Unix stream connection.
@@ -165,7 +151,7 @@ impl<S: 'static> Reactor<S> {
         path: impl AsRef<Path>,
         protocol: impl Protocol<S>,
     ) -> io::Result<Token> {
-        self.core.connect_unix(path.as_ref(), Box::new(protocol))
+        self.with_ctx(|ctx| ctx.connect_unix(path, protocol))
     }
 
     /// Binds a UDP socket for a datagram protocol.
@@ -174,11 +160,7 @@ impl<S: 'static> Reactor<S> {
         addr: impl ToSocketAddrs,
         protocol: impl DatagramProtocol<S>,
     ) -> io::Result<Token> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-        self.core.bind_udp(addr, Box::new(protocol))
+        self.with_ctx(|ctx| ctx.bind_udp(addr, protocol))
     }
 
     /// Binds a Unix datagram socket at `path` (a stale file is replaced, and
@@ -188,8 +170,7 @@ impl<S: 'static> Reactor<S> {
         path: impl AsRef<Path>,
         protocol: impl DatagramProtocol<S>,
     ) -> io::Result<Token> {
-        self.core
-            .bind_unix_datagram(path.as_ref(), Box::new(protocol))
+        self.with_ctx(|ctx| ctx.bind_unix_datagram(path, protocol))
     }
 
     /// Adds a raw fd (a pipe, a child's stdout, a terminal) as a stream
@@ -197,7 +178,7 @@ impl<S: 'static> Reactor<S> {
     /// to write to it, `eof_received` at its end. The fd is made
     /// non-blocking while the reactor owns it and restored on close.
     pub fn add_fd(&mut self, fd: OwnedFd, protocol: impl Protocol<S>) -> io::Result<Token> {
-        self.core.add_fd(fd, Box::new(protocol))
+        self.with_ctx(|ctx| ctx.add_fd(fd, protocol))
     }
 
     /// Reads this process's standard input with `protocol`. Works for a
@@ -205,7 +186,7 @@ impl<S: 'static> Reactor<S> {
     /// (which epoll refuses: read without waiting). Stdin's blocking mode is
     /// restored when the source closes or the reactor is dropped.
     pub fn add_stdin(&mut self, protocol: impl Protocol<S>) -> io::Result<Token> {
-        self.core.add_stdin(Box::new(protocol))
+        self.with_ctx(|ctx| ctx.add_stdin(protocol))
     }
 
     /// Calls `handler` on the loop thread for each of `signals` that arrives.
@@ -214,7 +195,7 @@ impl<S: 'static> Reactor<S> {
         signals: &[i32],
         handler: impl FnMut(&mut Ctx<'_, S>, i32) + 'static,
     ) -> io::Result<Token> {
-        self.core.add_signals(signals, Box::new(handler))
+        self.with_ctx(|ctx| ctx.add_signals(signals, handler))
     }
 
     /// The conventional server behaviour for SIGINT and SIGTERM: the first
@@ -233,10 +214,10 @@ impl<S: 'static> Reactor<S> {
     /// The local address of a listener, datagram socket or connection (the
     /// port actually bound when you asked for port 0).
     pub fn local_addr(&self, token: Token) -> io::Result<Addr> {
-        self.core.local_addr(token)
+        sources::local_addr(&self.core, token)
     }
 
-    // ----- timers, state, control ------------------------------------------
+    // ----- timers, state, control (the same as on `Ctx`) ------------------------
 
     /// Runs `f` once after `delay`.
     pub fn call_later(
@@ -244,8 +225,7 @@ impl<S: 'static> Reactor<S> {
         delay: Duration,
         f: impl FnOnce(&mut Ctx<'_, S>) + 'static,
     ) -> TimerId {
-        self.core
-            .add_timer(delay, None, TimerKind::Call(NO_TOKEN, Box::new(f)))
+        self.with_ctx(|ctx| ctx.call_later(delay, f))
     }
 
     /// Runs `f` every `period` until cancelled (socketserver's `service_actions`).
@@ -254,35 +234,34 @@ impl<S: 'static> Reactor<S> {
         period: Duration,
         f: impl FnMut(&mut Ctx<'_, S>) + 'static,
     ) -> TimerId {
-        self.core.add_timer(
-            period,
-            Some(period),
-            TimerKind::Every(NO_TOKEN, Box::new(f)),
-        )
+        self.with_ctx(|ctx| ctx.call_every(period, f))
     }
 
     /// Cancels a timer; returns whether it was still pending.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        self.core.timers.cancel(id)
+        self.core.cancel_timer(id)
     }
 
     /// Runs `f` now with a context that belongs to no source: write to
     /// connections, start timers, open connections from outside a callback.
+    /// Like every callback, what it asks for is carried out when it returns.
+    ///
+    /// # Panics
+    /// If `f` panics (after the reactor has put itself back in order).
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
-        let result = f(&mut Ctx::new(&mut self.core, NO_TOKEN, &[]));
-        self.core.flush_batch();
-        self.core.settle_all();
-        result
+        self.core
+            .run(NO_TOKEN, Detached, &[], "with_ctx closure", |_, ctx| f(ctx))
+            .unwrap_or_else(|| panic!("the closure given to Reactor::with_ctx panicked"))
     }
 
     /// The shared state.
     pub fn shared(&mut self) -> &mut S {
-        &mut self.core.shared
+        self.core.shared()
     }
 
     /// A cross-thread handle: shut down or post closures from any thread.
     pub fn handle(&self) -> Handle<S> {
-        Handle::new(self.core.handle.clone())
+        Handle::new(self.core.handle().clone())
     }
 
     /// Starts a graceful shutdown from the reactor's own thread.
@@ -292,24 +271,24 @@ impl<S: 'static> Reactor<S> {
 
     /// Whether a shutdown has completed: `run` has returned or would at once.
     pub fn is_stopped(&self) -> bool {
-        self.core.stopped
+        self.core.is_stopped()
     }
 
     /// Open socket connections (what `Config::max_connections` counts).
     pub fn connection_count(&self) -> usize {
-        self.core.sockets
+        self.core.socket_count()
     }
 
     /// The limits this reactor runs with.
     pub fn config(&self) -> &Config {
-        &self.core.config
+        self.core.config()
     }
 
     // ----- the loop ----------------------------------------------------------
 
     /// Runs until shut down (socketserver's `serve_forever`).
     pub fn run(&mut self) -> io::Result<()> {
-        while !self.core.stopped {
+        while !self.core.is_stopped() {
             self.run_once(None)?;
         }
         info!("reactor stopped");
@@ -320,7 +299,7 @@ impl<S: 'static> Reactor<S> {
     /// wait up to `timeout` (`None`: until something happens) for readiness,
     /// dispatch every event, then service the ready list and due timers.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let timeout = self.poll_timeout(timeout);
+        let timeout = self.core.poll_timeout(timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             // A signal interrupted the wait: its handler's pipe is readable
@@ -328,12 +307,14 @@ impl<S: 'static> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
             Err(e) => return Err(e),
         }
-        // A new turn: the next caller of `now` reads the clock afresh.
-        self.core.now.set(None);
-        trace!(
-            "poll returned {} events (timeout {timeout:?})",
-            self.events.iter().count()
-        );
+        self.core.next_turn();
+        let tracing = self.core.tracing();
+        if tracing {
+            trace!(
+                "poll returned {} events (timeout {timeout:?})",
+                self.events.iter().count()
+            );
+        }
         for event in self.events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -341,37 +322,54 @@ impl<S: 'static> Reactor<S> {
                 self.core.on_wake();
                 continue;
             }
-            trace!(
-                "event {}: readable={} writable={} closed={}",
-                show(token),
+            let event = Event::new(
                 event.is_readable(),
                 event.is_writable(),
-                event.is_read_closed() || event.is_write_closed() || event.is_error()
+                event.is_read_closed() || event.is_error(),
             );
-            let closed = event.is_read_closed() || event.is_error();
-            self.core
-                .dispatch(token, event.is_readable(), event.is_writable(), closed);
+            if tracing {
+                trace_event(token, event);
+            }
+            sources::dispatch(&mut self.core, &mut self.read_buf, token, event);
         }
-        self.core.run_ready(&mut self.ready_spare);
-        self.core.fire_timers();
-        self.core.settle_all();
-        self.core.check_stopped();
+        self.core
+            .end_turn(&mut self.ready_spare, &mut self.read_buf);
         Ok(())
     }
+}
 
-    /// The poll timeout: zero while sources wait on the ready list, else the
-    /// time to the nearest timer, capped by the caller's timeout.
-    fn poll_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
-        if !self.core.ready.is_empty() || self.core.stopped {
-            return Some(Duration::ZERO);
-        }
-        match self.core.timers.next_deadline() {
-            Some(deadline) => {
-                let until = deadline.saturating_duration_since(Instant::now());
-                Some(timeout.map_or(until, |t| t.min(until)))
-            }
-            None => timeout,
-        }
+/// One line per event at `trace` level (kept out of the loop's body).
+#[cold]
+#[inline(never)]
+fn trace_event(token: Token, event: Event) {
+    trace!(
+        "event {}: readable={} writable={} closed={}",
+        show(token),
+        event.is_readable(),
+        event.is_writable(),
+        event.is_closed()
+    );
+}
+
+/// What the harness drives a reactor with, event by event.
+impl<S: 'static> Reactor<S> {
+    pub(crate) fn core(&self) -> &Core<S> {
+        &self.core
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut Core<S> {
+        &mut self.core
+    }
+
+    /// Services the sources on the ready list.
+    pub(crate) fn run_ready(&mut self) {
+        self.core
+            .run_ready(&mut self.ready_spare, &mut self.read_buf);
+    }
+
+    /// Hands `token` one event, as if the poller had reported it.
+    pub(crate) fn dispatch(&mut self, token: Token, event: Event) {
+        sources::dispatch(&mut self.core, &mut self.read_buf, token, event);
     }
 }
 

@@ -1,16 +1,70 @@
 //! The chat server as a real process: clients over loopback, the operator on
-//! its stdin, signals.
+//! its stdin and its stdout, signals.
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
-use util::{Server, is_closed, read_line, send, wait_until};
+use util::{PATIENCE, Server, is_closed, read_line, send, wait_until};
+
+/// A quiet period no test waits for: only a newline or the end of the input
+/// ends a message, however the test's writes are scheduled.
+const NO_PAUSE: &[&str] = &["--pause-ms", "600000"];
+
+/// The operator's screen: the server's stdout after its `listening on` line,
+/// read line by line by a thread of its own, so that the server never waits
+/// for the test to look (even in tests that never do).
+struct Screen(mpsc::Receiver<String>);
+
+impl Screen {
+    fn watch(server: &Server) -> Screen {
+        let stdout = server
+            .stdout
+            .get_ref()
+            .as_fd()
+            .try_clone_to_owned()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(std::fs::File::from(stdout)).lines() {
+                let Ok(line) = line else { return };
+                let _ = tx.send(line); // keeps draining after the test stopped looking
+            }
+        });
+        Screen(rx)
+    }
+
+    /// The next line the operator sees.
+    fn shows(&self) -> String {
+        self.0
+            .recv_timeout(PATIENCE)
+            .expect("nothing more on the operator's screen")
+    }
+}
+
+/// A chat server with `extra` flags, and the operator's screen.
+fn start_with(extra: &[&str]) -> (Server, Screen) {
+    let mut args = vec!["--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let server = Server::start("chat_server", &args);
+    let screen = Screen::watch(&server);
+    (server, screen)
+}
 
 fn start() -> Server {
-    Server::start("chat_server", &["--addr", "127.0.0.1:0"])
+    start_with(&[]).0
+}
+
+/// One `recv` of up to 1024 bytes, as the simplest clients read an answer.
+fn recv_1024(stream: &mut TcpStream) -> String {
+    let mut buf = [0; 1024];
+    let n = stream.read(&mut buf).expect("recv");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// A client in the room, with the address the others know it by.
@@ -22,6 +76,14 @@ struct Client {
 impl Client {
     fn say(&mut self, text: &str) {
         send(&mut self.stream, text.as_bytes());
+    }
+
+    /// Sends `pieces` one write each, 5 ms apart.
+    fn say_in_pieces(&mut self, pieces: &[&str]) {
+        for piece in pieces {
+            self.say(piece);
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn hears(&mut self) -> String {
@@ -84,7 +146,7 @@ fn joins_and_leaves_are_announced_to_the_others() {
 
 #[test]
 fn a_line_sent_one_byte_per_write_arrives_whole() {
-    let server = start();
+    let (server, _screen) = start_with(NO_PAUSE);
     let (mut a, mut b, mut c) = room_of_three(&server);
     a.stream.set_nodelay(true).unwrap();
     for byte in b"split into single bytes\r\n" {
@@ -142,7 +204,7 @@ fn closing_the_servers_stdin_does_not_stop_it() {
 
 #[test]
 fn a_line_over_4_kib_is_refused_without_waiting_for_its_newline() {
-    let server = start();
+    let (server, _screen) = start_with(NO_PAUSE);
     let (mut a, mut b, mut c) = room_of_three(&server);
     b.say("before\n");
     assert_eq!(a.hears(), format!("{}: before", b.name));
@@ -269,6 +331,131 @@ fn sigterm_exits_0_promptly() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(is_closed(&mut a.stream));
+}
+
+// ----- clients that send no newline, and the operator's screen ---------------
+
+/// The exchange of the classic tutorial: a client sends a message with no
+/// newline and waits in one `recv(1024)`; the operator, who sees it on the
+/// server's stdout, answers on its stdin.
+#[test]
+fn a_message_sent_without_a_newline_reaches_the_room_and_the_operator_answers() {
+    let (mut server, screen) = start_with(&[]);
+    let mut a = join(&server, &mut []);
+    let mut b = join(&server, &mut [&mut a]);
+    assert_eq!(screen.shows(), format!("* {} joined", a.name));
+    assert_eq!(screen.shows(), format!("* {} joined", b.name));
+
+    a.say("hello, is anyone there?");
+    assert_eq!(
+        recv_1024(&mut b.stream),
+        format!("{}: hello, is anyone there?\n", a.name)
+    );
+    assert_eq!(
+        screen.shows(),
+        format!("{}: hello, is anyone there?", a.name)
+    );
+
+    let stdin = server.stdin.as_mut().unwrap();
+    stdin.write_all(b"yes, the operator\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(recv_1024(&mut a.stream), "server: yes, the operator\n");
+    assert_eq!(recv_1024(&mut b.stream), "server: yes, the operator\n");
+
+    // And again, the other way round: b's message is a's answer.
+    b.say("me too");
+    assert_eq!(recv_1024(&mut a.stream), format!("{}: me too\n", b.name));
+    assert_eq!(screen.shows(), format!("{}: me too", b.name));
+}
+
+#[test]
+fn messages_sent_a_second_apart_stay_two_messages() {
+    let (server, screen) = start_with(&[]);
+    let mut a = join(&server, &mut []);
+    let mut b = join(&server, &mut [&mut a]);
+    a.say("first");
+    thread::sleep(Duration::from_secs(1));
+    a.say("second");
+    assert_eq!(b.hears(), format!("{}: first", a.name));
+    assert_eq!(b.hears(), format!("{}: second", a.name));
+    screen.shows();
+    screen.shows(); // the two joins
+    assert_eq!(screen.shows(), format!("{}: first", a.name));
+    assert_eq!(screen.shows(), format!("{}: second", a.name));
+}
+
+#[test]
+fn a_message_sent_in_pieces_a_few_milliseconds_apart_stays_one_message() {
+    // A quiet period of a second against gaps of 5 ms: only a machine
+    // stalled for a second could cut it.
+    let (server, _screen) = start_with(&["--pause-ms", "1000"]);
+    let mut a = join(&server, &mut []);
+    let mut b = join(&server, &mut [&mut a]);
+    a.stream.set_nodelay(true).unwrap();
+    a.say_in_pieces(&["one ", "mess", "age"]);
+    assert_eq!(b.hears(), format!("{}: one message", a.name));
+    // With a newline at the end, the line needs no pause at all.
+    a.say_in_pieces(&["and a li", "ne\r", "\n"]);
+    assert_eq!(b.hears(), format!("{}: and a line", a.name));
+}
+
+#[test]
+fn what_a_client_leaves_unfinished_is_said_before_it_leaves() {
+    let (server, screen) = start_with(NO_PAUSE);
+    let (mut a, mut b, c) = room_of_three(&server);
+    let c_name = c.name.clone();
+    let mut half_closed = c.stream;
+    send(&mut half_closed, b"last words, half-closed");
+    half_closed.shutdown(Shutdown::Write).unwrap();
+    for client in [&mut a, &mut b] {
+        assert_eq!(client.hears(), format!("{c_name}: last words, half-closed"));
+        assert_eq!(client.hears(), format!("* {c_name} left"));
+    }
+    assert!(is_closed(&mut half_closed));
+
+    // Gone at once, with a close rather than a half-close.
+    b.say("bye");
+    let b_name = b.name.clone();
+    drop(b);
+    assert_eq!(a.hears(), format!("{b_name}: bye"));
+    assert_eq!(a.hears(), format!("* {b_name} left"));
+
+    let seen: Vec<String> = (0..7).map(|_| screen.shows()).collect();
+    assert_eq!(
+        seen[3..],
+        [
+            format!("{c_name}: last words, half-closed"),
+            format!("* {c_name} left"),
+            format!("{b_name}: bye"),
+            format!("* {b_name} left"),
+        ]
+    );
+}
+
+#[test]
+fn the_operators_unfinished_last_line_goes_out_when_stdin_ends() {
+    let (mut server, screen) = start_with(NO_PAUSE);
+    let mut a = join(&server, &mut []);
+    let mut stdin = server.stdin.take().unwrap();
+    stdin.write_all(b"first\nand no newline").unwrap();
+    assert_eq!(a.hears(), "server: first");
+    drop(stdin);
+    assert_eq!(a.hears(), "server: and no newline");
+    // What the operator typed is not shown back on the screen.
+    a.say("ok\n");
+    assert_eq!(screen.shows(), format!("* {} joined", a.name));
+    assert_eq!(screen.shows(), format!("{}: ok", a.name));
+}
+
+#[test]
+fn a_message_of_exactly_4096_bytes_ended_by_a_pause_is_accepted() {
+    let (server, _screen) = start_with(&[]);
+    let (mut a, mut b, _c) = room_of_three(&server);
+    let long = "z".repeat(4096);
+    a.say(&long);
+    assert_eq!(b.hears(), format!("{}: {long}", a.name));
+    b.say("still here?\n");
+    assert_eq!(a.hears(), format!("{}: still here?", b.name));
 }
 
 /// The state letter of a process from /proc/<pid>/stat (`T` when stopped).

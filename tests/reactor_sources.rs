@@ -650,7 +650,7 @@ fn a_closure_posted_through_the_handle_runs_on_the_reactor_thread_and_writes_by_
     server
         .handle
         .post(move |ctx| {
-            let written = ctx.write_to(token, b"posted\n");
+            let written = ctx.connection(token).write(b"posted\n");
             let _ = tx.send((thread::current().id(), written, ctx.is_detached()));
         })
         .unwrap();

@@ -376,7 +376,7 @@ impl Protocol for HalfCloser {
         ctx.write(b"nothing more from me\n");
         ctx.shutdown_write();
         assert!(
-            !ctx.write_to(ctx.token(), b"x"),
+            !ctx.connection(ctx.token()).write(b"x"),
             "wrote after shutdown_write"
         );
     }
@@ -949,8 +949,8 @@ fn a_new_connection_in_a_reused_slot_gets_a_new_token_and_the_old_one_is_dead() 
     server
         .handle
         .post(move |ctx| {
-            let to_a = ctx.write_to(token_a, b"for A\n");
-            let open_a = ctx.is_open(token_a);
+            let to_a = ctx.connection(token_a).write(b"for A\n");
+            let open_a = ctx.connection(token_a).is_open();
             let _ = reply_tx.send((to_a, open_a));
         })
         .unwrap();
@@ -970,7 +970,7 @@ fn a_new_connection_in_a_reused_slot_gets_a_new_token_and_the_old_one_is_dead() 
     server
         .handle
         .post(move |ctx| {
-            let _ = reply_tx.send(ctx.write_to(token_b, b"for B\n"));
+            let _ = reply_tx.send(ctx.connection(token_b).write(b"for B\n"));
         })
         .unwrap();
     assert_eq!(replies.recv_timeout(PATIENCE), Ok(true));
@@ -1027,7 +1027,7 @@ struct Room {
     members: Vec<Token>,
 }
 
-/// `poke` wakes every other member through `set_timer_on`; leaving is
+/// `poke` wakes every other member through `connection(..).set_timer`; leaving is
 /// announced to the others from `connection_lost`.
 struct Member;
 
@@ -1043,7 +1043,7 @@ impl Protocol<Room> for Member {
             let me = ctx.token();
             let others: Vec<Token> = ctx.shared_ref().members.clone();
             for other in others.into_iter().filter(|&t| t != me) {
-                ctx.set_timer_on(other, Duration::ZERO, 7);
+                ctx.connection(other).set_timer(Duration::ZERO, 7);
             }
         }
         data.len()
@@ -1058,7 +1058,7 @@ impl Protocol<Room> for Member {
         ctx.shared().members.retain(|&t| t != me);
         let others = ctx.shared_ref().members.clone();
         for other in others {
-            assert!(ctx.write_to(other, b"someone left\n"));
+            assert!(ctx.connection(other).write(b"someone left\n"));
         }
     }
 }

@@ -205,7 +205,12 @@ fn http_slowloris_connections_get_408_and_close_while_honest_requests_stay_fast(
 
 #[test]
 fn chat_slow_senders_cost_nothing_to_honest_clients_and_their_lines_arrive_whole() {
-    let server = Server::start("chat_server", &["--addr", "127.0.0.1:0"]);
+    // A byte every 300 ms would be a message per byte at the default quiet
+    // period (a pause ends a message): here only the newline may end a line.
+    let server = Server::start(
+        "chat_server",
+        &["--addr", "127.0.0.1:0", "--pause-ms", "600000"],
+    );
     let mut drips = Vec::new();
     let mut slow_lines = BTreeSet::new();
     for i in 0..SLOW {

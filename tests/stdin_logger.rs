@@ -3,11 +3,12 @@
 
 mod util;
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::Duration;
 
 use util::{Server, example_path, is_closed, read_line, send, wait_until};
@@ -46,9 +47,16 @@ struct Logger {
 
 impl Logger {
     fn start() -> Logger {
+        Logger::start_with(&[], |_| {})
+    }
+
+    /// A logger with `extra` flags, its command adjusted by `adjust`.
+    fn start_with(extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Logger {
         let dir = TempDir::new();
         let log = dir.join("log.txt");
-        let server = start_with_file(&log);
+        let mut args = vec!["--addr", "127.0.0.1:0", "--file", log.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let server = Server::start_with("stdin_logger", &args, adjust);
         Logger {
             server,
             log,
@@ -74,6 +82,17 @@ impl Logger {
 fn start_with_file(log: &Path) -> Server {
     let file = log.to_str().expect("a UTF-8 temp path");
     Server::start("stdin_logger", &["--addr", "127.0.0.1:0", "--file", file])
+}
+
+/// A quiet period no test waits for: only a newline or the end of the input
+/// ends a message, however the test's writes are scheduled.
+const NO_PAUSE: &[&str] = &["--pause-ms", "600000"];
+
+/// One `recv` of up to 1024 bytes, as the simplest clients read an answer.
+fn recv_1024(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = [0; 1024];
+    let n = stream.read(&mut buf).expect("recv");
+    buf[..n].to_vec()
 }
 
 /// How the log names a client: the address the server sees it from.
@@ -145,7 +164,7 @@ fn the_log_file_is_appended_to_not_truncated() {
 
 #[test]
 fn a_line_sent_one_byte_per_write_is_logged_whole() {
-    let logger = Logger::start();
+    let logger = Logger::start_with(NO_PAUSE, |_| {});
     let mut a = logger.server.connect();
     a.set_nodelay(true).unwrap();
     for byte in b"one byte at a time\r\n" {
@@ -183,7 +202,7 @@ fn several_lines_in_one_write_are_each_logged_and_acknowledged() {
 
 #[test]
 fn a_line_over_64_kib_is_refused_and_other_clients_are_unaffected() {
-    let logger = Logger::start();
+    let logger = Logger::start_with(NO_PAUSE, |_| {});
     let mut a = logger.server.connect();
     let mut b = logger.server.connect();
     send(&mut b, b"before\n");
@@ -255,6 +274,130 @@ fn sigint_exits_0_promptly() {
     logger.server.signal(libc::SIGINT);
     assert_eq!(logger.server.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(is_closed(&mut a));
+}
+
+// ----- clients that send no newline, and the end of the input ---------------
+
+/// The exchange of the classic tutorial: a message with no newline, then one
+/// `recv(1024)` for the answer, over and over.
+#[test]
+fn each_message_sent_without_a_newline_gets_one_received() {
+    let logger = Logger::start();
+    let mut a = logger.server.connect();
+    for text in ["hello", "a second message", "and a third, with  spaces "] {
+        send(&mut a, text.as_bytes());
+        assert_eq!(recv_1024(&mut a), b"received\n");
+    }
+    let me = name(&a);
+    assert_eq!(
+        logger.lines(),
+        [
+            format!("{me}: hello"),
+            format!("{me}: a second message"),
+            format!("{me}: and a third, with  spaces "),
+        ]
+    );
+}
+
+#[test]
+fn messages_sent_a_second_apart_are_logged_and_answered_separately() {
+    let logger = Logger::start();
+    let mut a = logger.server.connect();
+    send(&mut a, b"first");
+    thread::sleep(Duration::from_secs(1));
+    send(&mut a, b"second");
+    assert_eq!(read_line(&mut a), "received");
+    assert_eq!(read_line(&mut a), "received");
+    let me = name(&a);
+    assert_eq!(
+        logger.lines(),
+        [format!("{me}: first"), format!("{me}: second")]
+    );
+}
+
+#[test]
+fn a_message_sent_in_pieces_a_few_milliseconds_apart_is_one_entry() {
+    // A quiet period of a second against gaps of 5 ms: only a machine
+    // stalled for a second could cut it.
+    let logger = Logger::start_with(&["--pause-ms", "1000"], |_| {});
+    let mut a = logger.server.connect();
+    a.set_nodelay(true).unwrap();
+    for piece in ["in ", "four ", "piec", "es"] {
+        send(&mut a, piece.as_bytes());
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(recv_1024(&mut a), b"received\n");
+    assert_eq!(logger.lines(), [format!("{}: in four pieces", name(&a))]);
+}
+
+#[test]
+fn what_a_client_leaves_unfinished_is_logged_when_it_goes() {
+    let logger = Logger::start_with(NO_PAUSE, |_| {});
+    // A half-close: the client still reads its answer.
+    let mut a = logger.server.connect();
+    send(&mut a, b"one line\nand the rest");
+    assert_eq!(read_line(&mut a), "received");
+    a.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_line(&mut a), "received");
+    assert!(is_closed(&mut a));
+    // A close: nobody reads the answer, the message is logged all the same.
+    let mut b = logger.server.connect();
+    send(&mut b, b"gone at once");
+    let b_name = name(&b);
+    drop(b);
+    wait_until("the closed client's message is logged", || {
+        logger.lines().len() == 3
+    });
+    assert_eq!(
+        logger.lines(),
+        [
+            format!("{}: one line", name(&a)),
+            format!("{}: and the rest", name(&a)),
+            format!("{b_name}: gone at once"),
+        ]
+    );
+}
+
+#[test]
+fn the_last_line_of_stdin_is_logged_without_a_newline_from_a_file() {
+    let dir = TempDir::new();
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "first line\r\nthe last line, no newline").unwrap();
+    let logger = Logger::start_with(&[], |cmd| {
+        cmd.stdin(std::fs::File::open(&input).unwrap());
+    });
+    wait_until("both lines of the file are logged", || {
+        logger.lines().len() == 2
+    });
+    assert_eq!(
+        logger.contents(),
+        "stdin: first line\nstdin: the last line, no newline\n"
+    );
+}
+
+#[test]
+fn the_last_line_of_stdin_is_logged_without_a_newline_from_a_pipe_at_its_end() {
+    let mut logger = Logger::start_with(NO_PAUSE, |_| {});
+    logger.type_on_stdin("typed\nno newline, then the end");
+    wait_until("the first line is logged", || logger.lines().len() == 1);
+    drop(logger.server.stdin.take());
+    wait_until("the last line is logged", || logger.lines().len() == 2);
+    assert_eq!(
+        logger.contents(),
+        "stdin: typed\nstdin: no newline, then the end\n"
+    );
+}
+
+#[test]
+fn a_message_of_exactly_64_kib_ended_by_a_pause_is_accepted() {
+    let logger = Logger::start();
+    let mut a = logger.server.connect();
+    send(&mut a, &vec![b'p'; 64 * 1024]);
+    assert_eq!(read_line(&mut a), "received");
+    assert_eq!(
+        logger.lines(),
+        [format!("{}: {}", name(&a), "p".repeat(64 * 1024))]
+    );
 }
 
 #[test]

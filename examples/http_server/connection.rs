@@ -369,7 +369,7 @@ impl Http {
                 }
                 // Refused: the connection is closing (a server shutdown).
                 // Stop here rather than read the rest of the file for nothing.
-                Ok(n) if !ctx.write_to(token, &chunk[..n]) => {
+                Ok(n) if !ctx.connection(token).write(&chunk[..n]) => {
                     refused = true;
                     break;
                 }
@@ -639,7 +639,7 @@ impl Protocol<Server> for Http {
                 break;
             };
             info!("near the connection limit: closing idle keep-alive connection {token:?}");
-            ctx.close_other(token);
+            ctx.connection(token).close();
             excess -= 1;
         }
         self.header_timer = Some(ctx.set_timer(limit, HEADER_TIMER));

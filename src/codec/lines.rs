@@ -1,63 +1,7 @@
-//! Framing: finding whole messages in a byte stream.
-//!
-//! TCP delivers bytes, not messages. One `read` may return half a message,
-//! exactly one, or three and a half; where the kernel splits the stream
-//! depends on segment sizes, timing and buffer space, never on what the peer
-//! meant. A read is not a message. So a receiver keeps what it has read in a
-//! buffer and asks, after every read, whether the buffer now starts with a
-//! complete frame. This module answers that question for the two framings
-//! most protocols use:
-//!
-//! - lines, each ended by `\n` (a `\r` before it is dropped, so `\r\n` peers
-//!   work too): [`next_line`];
-//! - length-prefixed frames, a 4-byte big-endian length and then that many
-//!   bytes: [`next_length_prefixed`], with [`length_prefix`] for the sender.
-//!
-//! Both decoders are pure functions over the bytes buffered so far. They
-//! return `Ok(Some((frame, consumed)))` when a whole frame is there (the
-//! caller handles `frame`, then removes `consumed` bytes from the front of
-//! its buffer and asks again), `Ok(None)` when more bytes are needed, and
-//! `Err` when the frame is too long. The usual loop:
-//!
-//! ```text
-//! loop {
-//!     match next_line(&input, MAX_LINE) {
-//!         Ok(Some((line, consumed))) => { handle(line); drop consumed bytes }
-//!         Ok(None) => break,              // wait for the next read
-//!         Err(e) => close the connection, // the peer broke the limit
-//!     }
-//! }
-//! ```
-//!
-//! Every decoder takes a maximum frame length. Without one, a peer that
-//! never sends a newline, or announces a 4 GiB frame, makes the receiver
-//! buffer without bound. With one, the error comes as soon as the limit is
-//! certainly broken: a line is rejected once more than `max` bytes wait
-//! without a newline, a length-prefixed frame as soon as its 4-byte prefix
-//! has arrived, before any of the payload is buffered.
+//! Lines ended by `\n` (or `\r\n`): [`next_line`], and [`SkipLongLines`] for
+//! a source that cannot be disconnected.
 
-use std::error::Error;
-use std::fmt;
-
-/// Why a frame could not be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameError {
-    /// The frame is, or would be, longer than the limit allowed.
-    TooLong {
-        /// The limit that was exceeded, in bytes.
-        max: usize,
-    },
-}
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::TooLong { max } => write!(f, "frame longer than {max} bytes"),
-        }
-    }
-}
-
-impl Error for FrameError {}
+use super::FrameError;
 
 /// Finds the next `\n`-terminated line at the start of `buf`.
 ///
@@ -100,48 +44,6 @@ pub fn next_line(buf: &[u8], max: usize) -> Result<Option<(&[u8], usize)>, Frame
             Ok(None)
         }
     }
-}
-
-/// Length of the prefix of a length-prefixed frame: a big-endian `u32`
-/// holding the number of payload bytes that follow it.
-pub const LENGTH_PREFIX: usize = 4;
-
-/// Finds the next length-prefixed frame at the start of `buf`: a
-/// [`LENGTH_PREFIX`]-byte big-endian length, then that many payload bytes.
-///
-/// Returns `Ok(Some((payload, consumed)))` when the whole frame is buffered;
-/// `consumed` is the prefix plus the payload, the bytes to remove before the
-/// next call. Returns `Ok(None)` while the prefix or the payload is
-/// incomplete. A zero length is a valid, empty frame.
-///
-/// Returns `Err(FrameError::TooLong { max })` as soon as the prefix has
-/// arrived and announces more than `max` payload bytes, so a hostile prefix
-/// is rejected after 4 bytes, before any of its payload is buffered.
-pub fn next_length_prefixed(buf: &[u8], max: usize) -> Result<Option<(&[u8], usize)>, FrameError> {
-    let Some((prefix, rest)) = buf.split_first_chunk::<LENGTH_PREFIX>() else {
-        return Ok(None);
-    };
-    let len = u32::from_be_bytes(*prefix) as usize;
-    if len > max {
-        return Err(FrameError::TooLong { max });
-    }
-    match rest.get(..len) {
-        Some(payload) => Ok(Some((payload, LENGTH_PREFIX + len))),
-        None => Ok(None),
-    }
-}
-
-/// Returns the [`LENGTH_PREFIX`] bytes to send before a payload of `len`
-/// bytes, for a peer that decodes with [`next_length_prefixed`].
-///
-/// Returns `Err(FrameError::TooLong { max: u32::MAX as usize })` when `len`
-/// does not fit in the 4-byte prefix.
-pub fn length_prefix(len: usize) -> Result<[u8; LENGTH_PREFIX], FrameError> {
-    u32::try_from(len)
-        .map(u32::to_be_bytes)
-        .map_err(|_| FrameError::TooLong {
-            max: u32::MAX as usize,
-        })
 }
 
 /// Line splitting for a source that cannot be disconnected, such as the
@@ -195,8 +97,6 @@ impl SkipLongLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MIB: usize = 1024 * 1024;
 
     /// Feeds `chunks` one after another into a buffer, as successive reads
     /// would, and takes every complete line out after each one.
@@ -327,91 +227,6 @@ mod tests {
     fn usize_max_limit_does_not_overflow() {
         assert_eq!(next_line(b"abc", usize::MAX), Ok(None));
         assert_eq!(next_line(b"abc\n", usize::MAX), Ok(Some((&b"abc"[..], 4))));
-    }
-
-    #[test]
-    fn huge_prefix_is_rejected_from_four_bytes() {
-        let buf = [0xFF, 0xFF, 0xFF, 0xFF];
-        assert_eq!(
-            next_length_prefixed(&buf, MIB),
-            Err(FrameError::TooLong { max: MIB })
-        );
-    }
-
-    #[test]
-    fn incomplete_prefix_or_payload_waits() {
-        let frame = [0, 0, 0, 3, b'a', b'b', b'c'];
-        for end in 0..frame.len() {
-            assert_eq!(
-                next_length_prefixed(&frame[..end], 10),
-                Ok(None),
-                "{end} bytes"
-            );
-        }
-        assert_eq!(next_length_prefixed(&frame, 10), Ok(Some((&b"abc"[..], 7))));
-    }
-
-    #[test]
-    fn zero_length_frame() {
-        assert_eq!(
-            next_length_prefixed(&[0, 0, 0, 0], 0),
-            Ok(Some((&b""[..], 4)))
-        );
-        assert_eq!(
-            next_length_prefixed(&[0, 0, 0, 0, 0, 0, 0, 1, b'x'], 0),
-            Ok(Some((&b""[..], 4)))
-        );
-    }
-
-    #[test]
-    fn length_prefixed_exact_max_passes_and_one_more_fails() {
-        let max = 3;
-        assert_eq!(
-            next_length_prefixed(&[0, 0, 0, 3, 1, 2, 3], max),
-            Ok(Some((&[1, 2, 3][..], 7)))
-        );
-        assert_eq!(
-            next_length_prefixed(&[0, 0, 0, 4], max),
-            Err(FrameError::TooLong { max })
-        );
-    }
-
-    #[test]
-    fn round_trip_through_length_prefix() {
-        let payloads: [&[u8]; 4] = [b"hello", b"", &[0, b'\n', 0xFF], &[7; 1000]];
-        let mut wire = Vec::new();
-        for p in payloads {
-            wire.extend_from_slice(&length_prefix(p.len()).unwrap());
-            wire.extend_from_slice(p);
-        }
-        let mut rest = &wire[..];
-        for p in payloads {
-            let (payload, consumed) = next_length_prefixed(rest, 1000).unwrap().unwrap();
-            assert_eq!(payload, p);
-            rest = &rest[consumed..];
-        }
-        assert!(rest.is_empty());
-        assert_eq!(next_length_prefixed(rest, 1000), Ok(None));
-    }
-
-    #[test]
-    fn length_prefix_is_big_endian_and_bounded() {
-        assert_eq!(length_prefix(0), Ok([0, 0, 0, 0]));
-        assert_eq!(length_prefix(0x0102_0304), Ok([1, 2, 3, 4]));
-        assert_eq!(length_prefix(u32::MAX as usize), Ok([0xFF; 4]));
-        #[cfg(target_pointer_width = "64")]
-        assert_eq!(
-            length_prefix(u32::MAX as usize + 1),
-            Err(FrameError::TooLong {
-                max: u32::MAX as usize
-            })
-        );
-    }
-
-    #[test]
-    fn error_message() {
-        let err: Box<dyn Error> = Box::new(FrameError::TooLong { max: 1024 });
-        assert_eq!(err.to_string(), "frame longer than 1024 bytes");
     }
 
     #[test]

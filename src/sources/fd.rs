@@ -10,6 +10,15 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use mio::unix::SourceFd;
+use mio::{Registry, Token};
+
+use crate::addr::Addr;
+use crate::core::Core;
+use crate::protocol::Protocol;
+use crate::sys::Io;
+use crate::transport::{BOTH, ByteStream, Stream};
+
 /// A non-blocking raw fd that restores its original file status flags on drop.
 pub(crate) struct FdStream {
     file: File,
@@ -66,20 +75,74 @@ impl Drop for FdStream {
     }
 }
 
-impl Read for FdStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.file.read(buf)
+/// A pipe's `read` or `write` as an [`Io`], retried on `EINTR`.
+fn retry(mut call: impl FnMut() -> io::Result<usize>) -> Io {
+    loop {
+        match call() {
+            Ok(n) => return Io::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Io::WouldBlock,
+            Err(e) => return Io::Failed(e),
+        }
     }
 }
 
-impl Write for FdStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
+impl ByteStream for FdStream {
+    fn recv(&mut self, buf: &mut [u8]) -> Io {
+        retry(|| self.file.read(buf))
     }
-
-    fn flush(&mut self) -> io::Result<()> {
+    fn send(&mut self, buf: &[u8]) -> Io {
+        retry(|| self.file.write(buf))
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
         Ok(())
     }
+    fn peer_addr(&self) -> io::Result<Addr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a pipe has no peer address",
+        ))
+    }
+    fn local_addr(&self) -> io::Result<Addr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a pipe has no local address",
+        ))
+    }
+    fn is_socket(&self) -> bool {
+        false
+    }
+    fn register(&mut self, registry: &Registry, token: Token) -> io::Result<bool> {
+        match registry.register(&mut SourceFd(&self.raw_fd()), token, BOTH) {
+            Ok(()) => Ok(false),
+            // epoll refuses regular files and /dev/null: they are always
+            // ready, so read them without waiting for an event.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        registry.deregister(&mut SourceFd(&self.raw_fd()))
+    }
+}
+
+/// Adds a raw fd (a pipe, a child's stdout, a terminal) as a stream for `protocol`.
+pub(crate) fn add<S: 'static>(
+    core: &mut Core<S>,
+    fd: OwnedFd,
+    protocol: Box<dyn Protocol<S>>,
+) -> io::Result<Token> {
+    let stream = FdStream::new(fd)?;
+    super::stream::add(core, Stream::Other(Box::new(stream)), protocol, false)
+}
+
+/// Adds this process's standard input as a stream for `protocol`.
+pub(crate) fn add_stdin<S: 'static>(
+    core: &mut Core<S>,
+    protocol: Box<dyn Protocol<S>>,
+) -> io::Result<Token> {
+    let stream = FdStream::stdin()?;
+    super::stream::add(core, Stream::Other(Box::new(stream)), protocol, false)
 }
 
 #[cfg(test)]
@@ -108,8 +171,7 @@ mod tests {
         let mut stream = FdStream::new(read_end).unwrap();
         // The mode is shared by duplicates: that is why it must be restored.
         assert_ne!(flags(dup.as_raw_fd()) & libc::O_NONBLOCK, 0);
-        let err = stream.read(&mut [0; 8]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(matches!(stream.recv(&mut [0; 8]), Io::WouldBlock));
         drop(stream);
         assert_eq!(flags(dup.as_raw_fd()) & libc::O_NONBLOCK, 0);
     }

@@ -1,0 +1,121 @@
+//! A callback's writes: batched for its own connection, sent at once to
+//! any other.
+//!
+//! What a callback writes to its own connection collects in one batch
+//! (`src/batch.rs`), sent with one `send` when it returns ([`Core::run`]'s
+//! step 3). The common case — a callback writing to its own connection,
+//! which has nothing queued — is inlined into the callback: when the batch
+//! was *armed* for the connection as its protocol was lent out
+//! (`StreamSource::lend`), the write joins the batch with no lookup at all.
+//! Anything that could change whether the connection takes output marks it
+//! dirty, and marking it dirty disarms (`settle.rs`), so from then on its
+//! writes go through the checks again.
+//!
+//! A write of [`WRITE_THROUGH`] bytes or more is not copied into the batch:
+//! it goes out at once, after the batch, in one `sendmsg` with two buffers.
+
+use std::io;
+
+use mio::Token;
+
+use super::Core;
+
+/// A callback's own writes are batched (copied) up to this size; a larger
+/// write is sent at once with the batch before it, since copying it would
+/// cost more than the system call it saves.
+const WRITE_THROUGH: usize = 8 * 1024;
+
+impl<S: 'static> Core<S> {
+    /// Queues `data` for `token`, on behalf of a callback running for
+    /// `current` and reading `input`. Returns false if there is no such
+    /// connection or it no longer takes output.
+    #[inline]
+    pub(crate) fn write(
+        &mut self,
+        token: Token,
+        current: Token,
+        data: &[u8],
+        input: &[u8],
+    ) -> bool {
+        if token == current && !data.is_empty() {
+            if data.len() < WRITE_THROUGH && self.batch.is_armed_for(token) {
+                self.batch.push(token, data, input);
+                return true;
+            }
+            return self.write_own(token, data, input);
+        }
+        self.write_now(token, data)
+    }
+
+    /// A write to the callback's own connection that was not armed (or is
+    /// large): with nothing queued it joins the batch, or a large one is
+    /// sent through; otherwise it queues behind what is queued.
+    #[inline(never)]
+    fn write_own(&mut self, token: Token, data: &[u8], input: &[u8]) -> bool {
+        if self.batch.is_open() && !self.batch.is_for(token) {
+            return self.write_now(token, data);
+        }
+        match self.stream(token) {
+            Some(s) if s.transport.queued() == 0 && s.transport.accepts_output() => {}
+            _ => return self.write_now(token, data),
+        }
+        if data.len() < WRITE_THROUGH {
+            self.batch.push(token, data, input);
+            return true;
+        }
+        // Ordering holds: the batch goes first, and whatever the socket
+        // refuses is queued, so later writes queue behind it.
+        let batched: &[u8] = match self.batch.take(input) {
+            Some((owner, bytes)) if owner == token => bytes,
+            _ => &[],
+        };
+        if let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) {
+            let result = s.transport.send_both(&mut self.pool, batched, data);
+            let backlog = s.transport.queued() > 0;
+            self.after_send(token, result, backlog);
+        }
+        true
+    }
+
+    /// Every other write: to another connection, or to one with output
+    /// queued (it queues behind), sent or queued now.
+    #[inline(never)]
+    fn write_now(&mut self, token: Token, data: &[u8]) -> bool {
+        let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) else {
+            return false;
+        };
+        if !s.transport.accepts_output() {
+            return false;
+        }
+        if data.is_empty() {
+            return true;
+        }
+        let result = s.transport.send_or_queue(&mut self.pool, data);
+        let backlog = s.transport.queued() > 0;
+        self.after_send(token, result, backlog);
+        true
+    }
+
+    /// What a send leaves to do: a backlog waits to be settled (flushed on
+    /// the next writable edge, watermarks applied), an error closes the
+    /// connection.
+    #[inline]
+    pub(super) fn after_send(&mut self, token: Token, result: io::Result<()>, backlog: bool) {
+        match result {
+            Ok(()) if backlog => self.mark_dirty(token),
+            Ok(()) => {}
+            Err(e) => self.abort(token, e),
+        }
+    }
+
+    /// Bytes queued for `token` and not yet taken by its socket, the running
+    /// callback's batch included.
+    pub(crate) fn queued(&self, token: Token) -> usize {
+        let batched = if self.batch.is_for(token) {
+            self.batch.len()
+        } else {
+            0
+        };
+        self.stream(token).map_or(0, |s| s.transport.queued()) + batched
+    }
+}
