@@ -279,15 +279,20 @@ mod tests {
         workers.join().unwrap();
     }
 
+    /// Workers on `addr` fail with `AddrInUse` before building any reactor.
+    fn assert_refused(addr: SocketAddr) {
+        let setups = Arc::new(AtomicUsize::new(0));
+        let err = spawn(2, addr, &setups)
+            .err()
+            .expect("started on a port another socket listens on");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert_eq!(setups.load(Ordering::SeqCst), 0, "no reactor was built");
+    }
+
     #[test]
     fn refuses_a_port_a_plain_listener_holds() {
         let taken = TcpListener::bind(loopback_any()).unwrap();
-        let setups = Arc::new(AtomicUsize::new(0));
-        let err = spawn(2, taken.local_addr().unwrap(), &setups)
-            .err()
-            .expect("started on a port already in use");
-        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
-        assert_eq!(setups.load(Ordering::SeqCst), 0, "no reactor was built");
+        assert_refused(taken.local_addr().unwrap());
     }
 
     #[test]
@@ -297,12 +302,7 @@ mod tests {
         // A second plain SO_REUSEPORT listener would join it silently...
         drop(reuseport_listener(addr).expect("joins the group"));
         // ...which is what the workers refuse to do.
-        let setups = Arc::new(AtomicUsize::new(0));
-        let err = spawn(2, addr, &setups)
-            .err()
-            .expect("joined another server's port");
-        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
-        assert_eq!(setups.load(Ordering::SeqCst), 0, "no reactor was built");
+        assert_refused(addr);
     }
 
     #[test]
