@@ -7,7 +7,8 @@
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8888, port 0 for
 //! any free port), `--unix PATH` serves a Unix socket instead, `--threads N`
-//! runs N reactors on N threads sharing the port (SO_REUSEPORT). The first
+//! runs N reactors on N threads sharing the port (SO_REUSEPORT), and still
+//! refuses a port another program listens on, as one reactor does. The first
 //! line on stdout names the address actually bound. Ctrl-C or SIGTERM flush
 //! what is queued and exit 0.
 

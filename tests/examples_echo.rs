@@ -140,17 +140,44 @@ fn echo_server_exits_1_with_one_line_when_the_port_is_taken() {
     let finished = run("echo_server", &["--addr", &addr], b"");
     assert_eq!(finished.code, Some(1));
     assert_eq!(finished.stdout, "", "announced an address it does not hold");
-    assert_eq!(
-        finished.stderr.lines().count(),
-        1,
-        "stderr: {:?}",
-        finished.stderr
-    );
-    assert!(
-        finished.stderr.contains(&addr),
-        "stderr: {}",
-        finished.stderr
-    );
+    assert_eq!(finished.stderr, address_in_use_line(&addr));
+}
+
+/// The one line a server prints when `addr` is taken.
+fn address_in_use_line(addr: &str) -> String {
+    let in_use = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+    format!("error: listening on {addr}: {in_use}\n")
+}
+
+/// `--threads N` listens with SO_REUSEPORT, which the kernel would let
+/// join another program's SO_REUSEPORT listeners on the port (splitting
+/// the connections between the two): it must refuse the port like a plain
+/// bind does, whoever holds it and however.
+#[test]
+fn echo_server_with_threads_refuses_a_port_already_served() {
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let reuseport = sockloop::reuseport_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+    for (holder, taken) in [
+        ("a plain listener", &plain),
+        ("a reuseport one", &reuseport),
+    ] {
+        let addr = taken.local_addr().unwrap().to_string();
+        let finished = run("echo_server", &["--threads", "2", "--addr", &addr], b"");
+        assert_eq!(finished.code, Some(1), "port held by {holder}");
+        assert_eq!(finished.stdout, "", "announced a port held by {holder}");
+        assert_eq!(finished.stderr, address_in_use_line(&addr), "{holder}");
+    }
+}
+
+#[test]
+fn echo_server_with_threads_serves_port_0_and_exits_0_on_sigint() {
+    let mut server = Server::start("echo_server", &["--threads", "2", "--addr", "127.0.0.1:0"]);
+    assert_listening_line_names_a_real_port(&server);
+    for i in 0..8 {
+        assert_echoes(&server, &format!("client {i}"));
+    }
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(EXIT_LIMIT), Some(0));
 }
 
 #[test]

@@ -35,7 +35,7 @@ use crate::Server;
 use crate::cache::Entry;
 use crate::files::{self, Found, Target};
 use crate::idle::Member;
-use crate::request::{self, Head, Request};
+use crate::request::{self, Head, Refusal, Request};
 use crate::response::{self, Persist};
 
 /// Bytes read from a file per `read`.
@@ -83,6 +83,8 @@ struct Access<'a> {
     /// Body bytes sent.
     bytes: u64,
     started: Instant,
+    /// Why the request was refused, if it was.
+    refused: Option<Refusal>,
 }
 
 impl Access<'_> {
@@ -93,6 +95,7 @@ impl Access<'_> {
             status: self.status,
             bytes: self.bytes,
             started: self.started,
+            refused: self.refused,
         }
     }
 }
@@ -179,14 +182,16 @@ impl Http {
             bytes: 0,
             // The turn's time: near enough for a log line, and free.
             started: ctx.now(),
+            refused: None,
         };
         if request.method != "GET" && !head_only {
             let allow = [("Allow", "GET, HEAD")];
             return self.send_page(ctx, 405, persist, &allow, head_only, access);
         }
         let since = request.if_modified_since;
-        let Some(path) = files::path_of(request.target) else {
-            return self.send_page(ctx, 400, Persist::Close, &[], head_only, access);
+        let path = match files::path_of(request.target) {
+            Ok(path) => path,
+            Err(refusal) => return self.refuse(ctx, refusal, head_only, access),
         };
         let now = ctx.now();
         if let Some(entry) = ctx.shared().cache.get(path, now) {
@@ -194,9 +199,7 @@ impl Http {
         }
         let server = ctx.shared();
         match files::resolve(&server.root, request.target) {
-            Err(files::BadTarget) => {
-                self.send_page(ctx, 400, Persist::Close, &[], head_only, access)
-            }
+            Err(refusal) => self.refuse(ctx, refusal, head_only, access),
             Ok(Target::NotFound) => {
                 server.cache.remove(path);
                 self.send_page(ctx, 404, persist, &[], head_only, access)
@@ -247,7 +250,10 @@ impl Http {
         head_only: bool,
         mut access: Access<'_>,
     ) {
-        let body = response::page(status, response::detail(status));
+        let detail = access
+            .refused
+            .map_or_else(|| response::detail(status), Refusal::detail);
+        let body = response::page(status, detail);
         Self::write_head(ctx, status, persist, |head| {
             let mut head = head
                 .header("Content-Type", "text/html; charset=utf-8")
@@ -460,30 +466,55 @@ impl Http {
         }
     }
 
-    /// Refuses what arrived with `status` and closes: after a malformed or
-    /// oversized head the stream cannot be trusted to be in step.
-    fn fail(&mut self, ctx: &mut Ctx<'_, Server>, status: u16) {
+    /// Answers a request with the page that says what is wrong with it,
+    /// and closes: after a request this malformed the stream cannot be
+    /// trusted to be in step.
+    fn refuse(
+        &mut self,
+        ctx: &mut Ctx<'_, Server>,
+        refusal: Refusal,
+        head_only: bool,
+        mut access: Access<'_>,
+    ) {
+        access.refused = Some(refusal);
+        self.send_page(
+            ctx,
+            refusal.status(),
+            Persist::Close,
+            &[],
+            head_only,
+            access,
+        );
+    }
+
+    /// Refuses a head that could not be read as a request at all.
+    fn fail(&mut self, ctx: &mut Ctx<'_, Server>, refusal: Refusal) {
         self.cancel_header_timer(ctx);
         let access = Access {
             method: Cow::Borrowed("-"),
             target: Cow::Borrowed("-"),
-            status,
+            status: 0,
             bytes: 0,
             started: ctx.now(),
+            refused: None,
         };
-        self.send_page(ctx, status, Persist::Close, &[], false, access);
+        self.refuse(ctx, refusal, false, access);
     }
 
     fn log(&self, access: &Access<'_>, cut_short: Option<&str>) {
+        let note = match (cut_short, access.refused) {
+            (Some(why), _) => format!(" (cut short: {why})"),
+            (None, Some(refusal)) => format!(" (refused: {})", refusal.detail()),
+            (None, None) => String::new(),
+        };
         info!(
-            "{} \"{} {}\" {} {} {}µs{}",
+            "{} \"{} {}\" {} {} {}µs{note}",
             self.peer,
             access.method,
             access.target,
             access.status,
             access.bytes,
             access.started.elapsed().as_micros(),
-            cut_short.map_or(String::new(), |why| format!(" (cut short: {why})"))
         );
     }
 
@@ -645,8 +676,8 @@ impl Protocol<Server> for Http {
                     self.head_incomplete(ctx);
                     break;
                 }
-                Head::Invalid(status) => {
-                    self.fail(ctx, status);
+                Head::Invalid(refusal) => {
+                    self.fail(ctx, refusal);
                     used = data.len();
                 }
                 Head::Complete(request, n) => {
@@ -724,7 +755,7 @@ impl Protocol<Server> for Http {
             }
             (HEADER_TIMER, Phase::Head) => {
                 self.header_timer = None;
-                self.fail(ctx, 408);
+                self.fail(ctx, Refusal::Timeout);
             }
             (KEEPALIVE_TIMER, _) => self.keepalive_fired(ctx),
             // Timers are cancelled when their phase ends; nothing else to do.

@@ -12,6 +12,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::request::Refusal;
+
 /// What a request target names.
 #[derive(Debug)]
 pub enum Target {
@@ -59,13 +61,10 @@ impl Version {
     }
 }
 
-/// Why a target is not even a path: the request was malformed (400).
-#[derive(Debug, PartialEq)]
-pub struct BadTarget;
-
 /// Resolves `target` (as sent, percent-encoded, query included) under
-/// `root`, which must be canonical.
-pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
+/// `root`, which must be canonical. A target that is not even a path is
+/// refused: [`Refusal::BadTarget`] or [`Refusal::BadPathEncoding`].
+pub fn resolve(root: &Path, target: &str) -> Result<Target, Refusal> {
     let (path, query) = split_target(target)?;
     let decoded = decode(path)?;
     if decoded.contains(&0) {
@@ -106,14 +105,14 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BadTarget> {
 }
 
 /// The path part of a request target, still percent-encoded: what names a
-/// file whatever the query, so the cache's key. `None` for a malformed target.
-pub fn path_of(target: &str) -> Option<&str> {
-    split_target(target).ok().map(|(path, _)| path)
+/// file whatever the query, so the cache's key.
+pub fn path_of(target: &str) -> Result<&str, Refusal> {
+    split_target(target).map(|(path, _)| path)
 }
 
 /// The path and query of a request target. The absolute form
 /// (`http://host/path`), which servers must accept, is reduced to its path.
-fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
+fn split_target(target: &str) -> Result<(&str, Option<&str>), Refusal> {
     let mut target = target;
     // The origin form (`/path`), nearly every request, skips this.
     if !target.starts_with('/') {
@@ -130,7 +129,7 @@ fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
         }
     }
     if !target.starts_with('/') {
-        return Err(BadTarget);
+        return Err(Refusal::BadTarget);
     }
     // The path ends at the first `?` or `#`, the query runs from `?` to `#`:
     // one pass over the bytes finds the end of the path.
@@ -147,14 +146,14 @@ fn split_target(target: &str) -> Result<(&str, Option<&str>), BadTarget> {
 
 /// Percent-decodes a path, refusing a `%` not followed by two hex digits
 /// (the decoder itself would pass it through).
-fn decode(path: &str) -> Result<Vec<u8>, BadTarget> {
+fn decode(path: &str) -> Result<Vec<u8>, Refusal> {
     let bytes = path.as_bytes();
     let mut i = 0;
     while let Some(offset) = bytes[i..].iter().position(|&b| b == b'%') {
         let at = i + offset;
         match bytes.get(at + 1..at + 3) {
             Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
-            _ => return Err(BadTarget),
+            _ => return Err(Refusal::BadPathEncoding),
         }
     }
     Ok(percent_encoding::percent_decode(bytes).collect())
@@ -268,9 +267,9 @@ pub mod tests {
         assert!(matches!(get("/sub?q"), Target::Redirect(l) if l == "/sub/?q"));
         assert!(matches!(get("/sub?q#f"), Target::Redirect(l) if l == "/sub/?q"));
         assert!(matches!(get("/sub#f?q"), Target::Redirect(l) if l == "/sub/"));
-        assert_eq!(path_of("/a?b#c"), Some("/a"));
-        assert_eq!(path_of("/a#c?b"), Some("/a"));
-        assert_eq!(path_of("HTTP://host/a?b"), Some("/a"));
+        assert_eq!(path_of("/a?b#c"), Ok("/a"));
+        assert_eq!(path_of("/a#c?b"), Ok("/a"));
+        assert_eq!(path_of("HTTP://host/a?b"), Ok("/a"));
     }
 
     #[test]
@@ -298,8 +297,16 @@ pub mod tests {
     #[test]
     fn malformed_targets() {
         let root = PathBuf::from("/nonexistent");
-        for target in ["/%", "/%2", "/%zz", "/a%2g", "*", "index.html"] {
-            assert_eq!(resolve(&root, target).unwrap_err(), BadTarget, "{target}");
+        for target in ["/%", "/%2", "/%zz", "/a%2g", "/%zz?q"] {
+            let refusal = resolve(&root, target).unwrap_err();
+            assert_eq!(refusal, Refusal::BadPathEncoding, "{target}");
+        }
+        for target in ["*", "index.html", "ftp://host/a", "http:/a"] {
+            assert_eq!(
+                resolve(&root, target).unwrap_err(),
+                Refusal::BadTarget,
+                "{target}"
+            );
         }
     }
 

@@ -18,9 +18,13 @@
 //!   `Content-Type` (from the extension), `Content-Length` and
 //!   `Last-Modified`; a matching `If-Modified-Since` gets 304.
 //! - Heads are parsed by httparse, with limits: a request line over 8 KiB is
-//!   414, a head over 8 KiB is 431, a version other than HTTP/1.0 and 1.1 is
-//!   505, anything malformed (bad percent-encoding included) is 400; these
-//!   close the connection. An HTTP/1.1 request needs a `Host` header.
+//!   414, a head over 8 KiB or with more than 64 header fields is 431, a
+//!   version other than HTTP/1.0 and 1.1 is 505, anything malformed is 400;
+//!   these close the connection, and each page says what was wrong (a bad
+//!   request line, a bad header line, bad percent-encoding in the path, a
+//!   bad `Content-Length` ...: `request::Refusal`). An HTTP/1.1 request
+//!   needs one `Host` header (its 400 says that Host is missing); HTTP/1.0
+//!   needs none.
 //! - Request bodies: a `Content-Length` body (on a GET, say) is read and
 //!   thrown away, so the next request on the connection is found where it
 //!   starts; `Transfer-Encoding` is refused with 400 and a close, since this
@@ -107,7 +111,8 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
     /// Event-loop threads: N reactors share the port (SO_REUSEPORT), each
-    /// with its own connections and its own --max-connections.
+    /// with its own connections and its own --max-connections. A port
+    /// another program listens on is refused all the same.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
 }

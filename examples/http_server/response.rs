@@ -82,17 +82,17 @@ pub fn page(status: u16, detail: &str) -> String {
     )
 }
 
-/// What each error page says.
+/// What the page of a status says when no [`Refusal`] says more: the
+/// answers to well-formed requests. (A refused request's page names what
+/// was wrong with it: [`Refusal::detail`].)
+///
+/// [`Refusal`]: crate::request::Refusal
+/// [`Refusal::detail`]: crate::request::Refusal::detail
 pub fn detail(status: u16) -> &'static str {
     match status {
         301 => "This directory lives at the address with a trailing slash.",
-        400 => "The server could not understand this request.",
         404 => "Nothing here by that name.",
         405 => "This server only answers GET and HEAD.",
-        408 => "The request took too long to arrive.",
-        414 => "The request line is longer than 8 KiB.",
-        431 => "The request head is longer than 8 KiB.",
-        505 => "This server speaks HTTP/1.0 and HTTP/1.1.",
         _ => "",
     }
 }

@@ -17,10 +17,13 @@ fn undated(output: &[u8]) -> String {
         .collect()
 }
 
+/// The status of every response in `output`: three digits after
+/// `HTTP/1.1 ` (an error page may say "HTTP/1.1" in its text).
 fn statuses(output: &str) -> Vec<&str> {
     output
         .match_indices("HTTP/1.1 ")
-        .map(|(at, _)| &output[at + 9..at + 12])
+        .filter_map(|(at, _)| output.get(at + 9..at + 12))
+        .filter(|code| code.bytes().all(|b| b.is_ascii_digit()))
         .collect()
 }
 
@@ -80,6 +83,47 @@ fn refusals_close_the_connection_on_every_split() {
         assert_eq!(statuses(&out), [status], "{out}");
         assert_eq!(h.is_closed(), status != "404", "{out}");
     }
+}
+
+/// Every way a request is refused, from the parser or from the target,
+/// answers with the page naming that reason (and HEAD with its head only).
+#[test]
+fn every_refusal_page_names_its_reason() {
+    let scratch = Scratch::new("reasons");
+    let cases: [(&[u8], Refusal); 8] = [
+        (b"GET / HTTP/1.1\r\n\r\n", Refusal::MissingHost),
+        (
+            b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n",
+            Refusal::BadPathEncoding,
+        ),
+        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", Refusal::BadTarget),
+        (b"GET / HTTP/1.1\r\nNo Colon\r\n\r\n", Refusal::BadHeader),
+        (b"GET /a b HTTP/1.1\r\n\r\n", Refusal::BadRequestLine),
+        (b"GET / HTTP/1.1\rHost: a\r\n\r\n", Refusal::BadLineEnding),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",
+            Refusal::BadContentLength,
+        ),
+        (b"GET / HTTP/9.9\r\n\r\n", Refusal::UnsupportedVersion),
+    ];
+    for (input, refusal) in cases {
+        let mut h = Harness::with_state(server(&scratch), Http::new());
+        h.feed(input);
+        let out = undated(&h.take_output());
+        let status = refusal.status().to_string();
+        assert_eq!(statuses(&out), [status.as_str()], "{out}");
+        let page = response::page(refusal.status(), refusal.detail());
+        assert!(
+            out.ends_with(&format!("\r\n\r\n{page}")),
+            "{refusal:?}: {out}"
+        );
+        assert!(h.is_closed(), "{refusal:?}");
+    }
+    let mut h = Harness::with_state(server(&scratch), Http::new());
+    h.feed(b"HEAD /%zz HTTP/1.1\r\nHost: a\r\n\r\n");
+    let out = undated(&h.take_output());
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\n"), "HEAD gets no body: {out}");
 }
 
 #[test]
