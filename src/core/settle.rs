@@ -103,13 +103,35 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// [`Core::settle_all`] at the end of the callback `what` for `token`.
+    /// With `Config::timing`, `pending` stays raised, so every callback's
+    /// end comes through here and the slow-callback detector costs an
+    /// untimed loop no test at all.
+    #[inline]
+    pub(crate) fn settle_after(&mut self, token: Token, what: &'static str) {
+        if self.pending {
+            self.settle_pending_after(token, what);
+        }
+    }
+
+    #[inline(never)]
+    fn settle_pending_after(&mut self, token: Token, what: &'static str) {
+        if self.config.timing {
+            self.callback_done(token, what);
+        }
+        self.settle_pending();
+    }
+
     #[inline(never)]
     fn settle_pending(&mut self) {
         if self.settling {
             return;
         }
         self.settling = true;
-        while mem::take(&mut self.pending) {
+        loop {
+            // Raised again by whatever asks for settling while this pass
+            // runs; with `Config::timing`, raised for good.
+            self.pending = self.config.timing;
             while !self.made_owed.is_empty() {
                 let token = self.made_owed.remove(0);
                 sources::connection_made(self, token);
@@ -126,6 +148,10 @@ impl<S: 'static> Core<S> {
             }
             if mem::take(&mut self.shutdown.requested) {
                 self.begin_shutdown();
+            }
+            let more = !self.made_owed.is_empty() || !self.dirty.is_empty();
+            if !more && !self.shutdown.requested {
+                break;
             }
         }
         self.settling = false;
@@ -154,7 +180,9 @@ impl<S: 'static> Core<S> {
         }
         if t.queued() > 0 && !t.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
             let before = t.queued();
-            if let Err(e) = t.flush() {
+            let flushed = t.flush();
+            self.counters.queued_changed(before, t.queued());
+            if let Err(e) = flushed {
                 self.abort(token, e);
                 return; // abort queued it again: closed in this same pass
             }
