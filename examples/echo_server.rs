@@ -50,9 +50,9 @@ fn serve_threads(args: &Args) {
         usize::from(args.threads),
         args.addr.as_str(),
         |_, listener| {
-            let mut reactor = Reactor::new()?;
+            let mut reactor = Reactor::with_config((), server::from_env(Config::default()))?;
             reactor.listen_tcp_std(listener, || Echo)?;
-            reactor.shutdown_on_signals()?;
+            server::install_signals(&mut reactor)?;
             Ok(reactor)
         },
     )

@@ -9,7 +9,9 @@
 //! where you start it: run it from the repository root); `--addr HOST:PORT`
 //! where to listen (default 127.0.0.1:8000, port 0 for any free port). The
 //! first line on stdout names the address actually bound. Ctrl-C or SIGTERM
-//! flush what is queued and exit 0.
+//! flush what is queued and exit 0. `--status-path /status` serves the
+//! reactor's statistics at `/status` (`curl http://127.0.0.1:8000/status`);
+//! SIGUSR1 logs them.
 //!
 //! How it works: `sockloop_examples::http` (`examples/lib/src/http/`).
 
@@ -47,6 +49,18 @@ struct Args {
     /// another program listens on is refused all the same.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    /// Serve the reactor's statistics as plain text at this path (e.g.
+    /// /status), as nginx's stub_status does. Off by default.
+    #[arg(long, value_parser = status_path)]
+    status_path: Option<String>,
+}
+
+/// A status path must be an absolute path (`/status`).
+fn status_path(text: &str) -> Result<String, String> {
+    match text.starts_with('/') {
+        true => Ok(text.to_string()),
+        false => Err("expected a path starting with /".into()),
+    }
 }
 
 /// Parses a positive number of seconds such as `10` or `0.5`.
@@ -73,6 +87,7 @@ fn main() {
         server.header_timeout = args.header_timeout;
         server.keepalive_timeout = args.keepalive_timeout;
         server.send_timeout = args.send_timeout;
+        server.status_path = args.status_path.clone();
         server
     };
     if args.threads > 1 {
@@ -96,11 +111,11 @@ fn serve_threads(
     make_server: impl Fn() -> Server + Send + Sync + 'static,
 ) {
     let workers = Workers::spawn(threads, addr, move |_, listener| {
-        let server = make_server();
-        let config = config_for(&server);
-        let mut reactor = Reactor::with_config(server, config)?;
+        let state = make_server();
+        let config = server::from_env(config_for(&state));
+        let mut reactor = Reactor::with_config(state, config)?;
         reactor.listen_tcp_std(listener, Http::new)?;
-        reactor.shutdown_on_signals()?;
+        server::install_signals(&mut reactor)?;
         Ok(reactor)
     })
     .or_fail(&format!("listening on {addr}"));

@@ -14,8 +14,10 @@
 //! | [`http`] | `http_server` | a static file server, HTTP/1.1 |
 //! | [`resp`] | `resp_server` | a key-value store speaking Redis's protocol |
 //!
-//! [`server`] is what every example program does the same way at start-up;
-//! [`blocking`] the signal handling of the guide's two blocking servers.
+//! [`server`] is what every example program does the same way at start-up
+//! (and SIGUSR1's statistics line); [`stats`] the reactor's statistics as
+//! the servers' reports name them; [`blocking`] the signal handling of the
+//! guide's two blocking servers.
 
 pub mod blocking;
 pub mod chat;
@@ -24,6 +26,7 @@ pub mod echo;
 pub mod http;
 pub mod resp;
 pub mod server;
+pub mod stats;
 pub mod stdin_logger;
 pub mod upload;
 

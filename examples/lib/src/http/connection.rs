@@ -199,6 +199,9 @@ impl Http {
             Ok(path) => path,
             Err(refusal) => return self.refuse(ctx, refusal, head_only, access),
         };
+        if ctx.shared_ref().status_path.as_deref() == Some(path) {
+            return self.send_status(ctx, persist, head_only, access);
+        }
         let now = ctx.now();
         if let Some(entry) = ctx.shared().cache.get(path, now) {
             return self.send_entry(ctx, &entry, since, persist, head_only, access);
@@ -783,5 +786,6 @@ impl Protocol<Server> for Http {
     }
 }
 
+mod status;
 #[cfg(test)]
 mod tests;
