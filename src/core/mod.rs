@@ -107,6 +107,7 @@ impl<S: 'static> Core<S> {
         config: Config,
         handle: Arc<handle::Inner<S>>,
     ) -> Self {
+        let counters = stats::Counters::new(&config);
         Core {
             registry,
             table: table::Table::new(),
@@ -130,7 +131,7 @@ impl<S: 'static> Core<S> {
             handle,
             token_list: Vec::new(),
             tracing: false,
-            counters: stats::Counters::default(),
+            counters,
         }
     }
 

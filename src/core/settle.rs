@@ -118,8 +118,16 @@ impl<S: 'static> Core<S> {
     fn settle_pending_after(&mut self, token: Token, what: &'static str) {
         if self.config.timing {
             self.callback_done(token, what);
+            if !self.has_settling_to_do() {
+                return; // only raised for the timing
+            }
         }
         self.settle_pending();
+    }
+
+    /// Whether anything waits to be settled.
+    fn has_settling_to_do(&self) -> bool {
+        !self.made_owed.is_empty() || !self.dirty.is_empty() || self.shutdown.requested
     }
 
     #[inline(never)]
@@ -149,8 +157,7 @@ impl<S: 'static> Core<S> {
             if mem::take(&mut self.shutdown.requested) {
                 self.begin_shutdown();
             }
-            let more = !self.made_owed.is_empty() || !self.dirty.is_empty();
-            if !more && !self.shutdown.requested {
+            if !self.has_settling_to_do() {
                 break;
             }
         }

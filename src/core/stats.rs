@@ -36,6 +36,7 @@ use mio::Token;
 
 use super::clock::coarse;
 use super::{Core, NO_TOKEN};
+use crate::config::Config;
 use crate::sources::Source;
 use crate::stats::{ConnectionStats, EVENT_BUCKETS, Stats, bucket};
 
@@ -62,13 +63,22 @@ pub(crate) struct Counters {
     /// When this turn woke (poll returned), and when the last one ended.
     woke: Option<Instant>,
     ended: Option<Instant>,
-    /// The coarse clock's last reading in this turn, where the next
-    /// callback's time starts (`None` between turns: a callback run from
-    /// outside the loop holds no loop).
-    mark: Option<Duration>,
+    /// The coarse clock's last reading in this turn (nanoseconds), where
+    /// the next callback's time starts (`None` between turns: a callback
+    /// run from outside the loop holds no loop).
+    mark: Option<u64>,
+    /// `Config::slow_callback` in nanoseconds.
+    slow_ns: u64,
 }
 
 impl Counters {
+    pub(super) fn new(config: &Config) -> Self {
+        Counters {
+            slow_ns: u64::try_from(config.slow_callback.as_nanos()).unwrap_or(u64::MAX),
+            ..Counters::default()
+        }
+    }
+
     /// A turn whose poll returned `events` events.
     #[inline(always)]
     pub(super) fn turn(&mut self, events: usize) {
@@ -86,7 +96,8 @@ impl Counters {
 
 impl<S: 'static> Core<S> {
     /// With `Config::timing`: poll returned. Its reading is this turn's time.
-    #[cold]
+    /// (Out of line: an untimed loop never calls it; a timed one, always.)
+    #[inline(never)]
     pub(super) fn time_wake(&mut self) {
         let now = Instant::now();
         self.clock.next_turn_at(now);
@@ -101,7 +112,7 @@ impl<S: 'static> Core<S> {
     }
 
     /// With `Config::timing`: the turn's work is done.
-    #[cold]
+    #[inline(never)]
     pub(super) fn time_end(&mut self) {
         let now = Instant::now();
         let c = &mut self.counters;
@@ -115,7 +126,7 @@ impl<S: 'static> Core<S> {
     /// With `Config::timing`: the callback `what` for `token` returned. If
     /// it held the loop for `Config::slow_callback` or longer, say so and
     /// count it.
-    #[cold]
+    #[inline(never)]
     pub(super) fn callback_done(&mut self, token: Token, what: &str) {
         let Some(mark) = self.counters.mark else {
             return;
@@ -123,8 +134,8 @@ impl<S: 'static> Core<S> {
         let now = coarse();
         self.counters.mark = Some(now);
         let took = now.saturating_sub(mark);
-        if took >= self.config.slow_callback {
-            self.slow_callback(took, token, what);
+        if took >= self.counters.slow_ns {
+            self.slow_callback(Duration::from_nanos(took), token, what);
         }
     }
 
