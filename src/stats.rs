@@ -117,14 +117,14 @@ impl Stats {
     }
 }
 
-/// One line: `uptime=12s turns=5021 events=50210 events/turn=10.0
+/// One line: `uptime=12.0s turns=5021 events=50210 events/turn=10.0
 /// hist=1:3,2-3:10,... callbacks=...`, every field of [`Stats`] in order.
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "uptime={}s turns={} events={} events/turn={:.1} hist=",
-            self.uptime.as_secs(),
+            "uptime={:.1}s turns={} events={} events/turn={:.1} hist=",
+            self.uptime.as_secs_f64(),
             self.turns,
             self.events,
             self.mean_events_per_turn()

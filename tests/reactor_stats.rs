@@ -216,6 +216,8 @@ fn a_turn_without_events_is_a_turn_of_zero_and_timed_as_sleep() {
         ..Config::default()
     };
     let mut reactor = Reactor::with_config((), config).unwrap();
+    // Before the first poll the loop has no work of its own: waiting.
+    std::thread::sleep(Duration::from_millis(30));
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     reactor.run_once(Some(Duration::from_millis(50))).unwrap();
     let stats = reactor.stats();
@@ -223,7 +225,7 @@ fn a_turn_without_events_is_a_turn_of_zero_and_timed_as_sleep() {
     assert_eq!(stats.events, 0);
     assert_eq!(stats.events_per_turn[0], 2);
     let poll = stats.poll_time.expect("timed");
-    assert!(poll >= Duration::from_millis(45), "{poll:?}");
+    assert!(poll >= Duration::from_millis(75), "{poll:?}");
     assert!(stats.work_time.expect("timed") < poll, "{stats:?}");
     assert!(stats.to_string().contains(" busy="), "{stats}");
 }

@@ -75,6 +75,9 @@ impl Counters {
     pub(super) fn new(config: &Config) -> Self {
         Counters {
             slow_ns: u64::try_from(config.slow_callback.as_nanos()).unwrap_or(u64::MAX),
+            // Until the first poll the loop does no work of its own: the
+            // time counts as waiting.
+            ended: config.timing.then(Instant::now),
             ..Counters::default()
         }
     }
