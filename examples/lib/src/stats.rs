@@ -77,23 +77,30 @@ fn histogram(stats: &Stats) -> String {
     text
 }
 
+/// The statistics of a reactor with `config` after one turn with nothing
+/// to do (for the reports' tests).
+#[cfg(test)]
+pub(crate) fn after_one_turn(config: sockloop::Config) -> Stats {
+    let mut reactor = sockloop::Reactor::with_config((), config).unwrap();
+    reactor.run_once(Some(std::time::Duration::ZERO)).unwrap();
+    reactor.stats()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockloop::{Config, Reactor};
-    use std::time::Duration;
+    use sockloop::Config;
 
     #[test]
     fn every_figure_is_named_once_and_timing_only_when_timed() {
-        let mut reactor = Reactor::new().unwrap();
-        reactor.run_once(Some(Duration::ZERO)).unwrap();
-        let names: Vec<_> = fields(&reactor.stats()).into_iter().map(|f| f.0).collect();
+        let stats = after_one_turn(Config::default());
+        let names: Vec<_> = fields(&stats).into_iter().map(|f| f.0).collect();
         let mut unique = names.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "{names:?}");
         assert!(!names.contains(&"busy_percent"));
-        let text = render(&reactor.stats(), ":", "\r\n");
+        let text = render(&stats, ":", "\r\n");
         assert!(text.contains("\r\nturns:1\r\n"), "{text}");
         assert!(text.contains("events_per_turn_histogram:0=1\r\n"), "{text}");
 
@@ -101,9 +108,7 @@ mod tests {
             timing: true,
             ..Config::default()
         };
-        let mut timed = Reactor::with_config((), config).unwrap();
-        timed.run_once(Some(Duration::ZERO)).unwrap();
-        let text = render(&timed.stats(), ": ", "\n");
+        let text = render(&after_one_turn(config), ": ", "\n");
         assert!(text.contains("\nbusy_percent: "), "{text}");
     }
 }

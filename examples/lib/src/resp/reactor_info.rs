@@ -28,14 +28,11 @@ pub fn reactor_section(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockloop::Reactor;
-    use std::time::Duration;
+    use crate::stats::after_one_turn;
 
     #[test]
     fn the_section_is_info_lines_and_the_redis_fields_match_the_stats() {
-        let mut reactor = Reactor::new().unwrap();
-        reactor.run_once(Some(Duration::ZERO)).unwrap();
-        let stats = reactor.stats();
+        let stats = after_one_turn(sockloop::Config::default());
         let section = reactor_section(&stats);
         assert!(
             section.starts_with("# Reactor\r\nuptime_seconds:"),
