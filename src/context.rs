@@ -49,6 +49,13 @@ impl<'a, S: 'static> Ctx<'a, S> {
         Ctx { core, token, input }
     }
 
+    /// The core, this callback's token and what it is reading, for the
+    /// methods other modules add (`src/tls/api.rs`).
+    #[cfg(feature = "tls")]
+    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token, &'a [u8]) {
+        (self.core, self.token, self.input)
+    }
+
     /// The token of the connection (or datagram socket, or pipe) this
     /// callback is about. Stable for the connection's life and never reused
     /// for another connection while any copy of it could still be in use.
@@ -355,6 +362,12 @@ impl<'a, S: 'static> Ctx<'a, S> {
 }
 
 impl<S: 'static> Connection<'_, '_, S> {
+    /// The core and the token this view acts on (see [`Ctx::parts`]).
+    #[cfg(feature = "tls")]
+    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token) {
+        (self.ctx.core, self.token)
+    }
+
     /// The token this view acts on.
     pub fn token(&self) -> Token {
         self.token

@@ -77,6 +77,8 @@ mod reactor;
 mod sources;
 mod sys;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 mod workers;
 

@@ -82,6 +82,28 @@ pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
     }
 }
 
+/// `sendmsg(2)` of any number of buffers (a TLS layer's records), retrying
+/// on `EINTR`; `MSG_NOSIGNAL` as for [`send`].
+#[cfg(feature = "tls")]
+pub(crate) fn sendv(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Io {
+    // SAFETY: an all-zero msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std guarantees it).
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    loop {
+        // SAFETY: `msg` points at iovecs describing live, readable slices.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Io::Done(n as usize);
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return failure(e),
+        }
+    }
+}
+
 fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }

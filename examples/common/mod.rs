@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each example uses the part it needs
 
+pub mod tls;
+
 use std::fmt::Display;
 use std::io::Write;
 

@@ -35,7 +35,7 @@ impl<S: 'static> Core<S> {
 
     /// Sets `bits` on a connection's transport and queues it for settling:
     /// the one way a callback changes a connection's state.
-    pub(crate) fn request(&mut self, token: Token, bits: u16) {
+    pub(crate) fn request(&mut self, token: Token, bits: u32) {
         if let Some(s) = self.stream_mut(token) {
             s.transport.set(bits);
             self.mark_dirty(token);

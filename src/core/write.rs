@@ -77,6 +77,24 @@ impl<S: 'static> Core<S> {
         true
     }
 
+    /// Sends what the running callback batched for `token` now, rather
+    /// than when it returns (STARTTLS: what was written before the upgrade
+    /// goes out as plaintext).
+    #[cfg(feature = "tls")]
+    pub(crate) fn send_batch_now(&mut self, token: Token, input: &[u8]) {
+        let Some((owner, bytes)) = self.batch.take(input) else {
+            return;
+        };
+        if owner != token {
+            return; // a batch only ever holds the running callback's writes
+        }
+        if let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) {
+            let result = s.transport.send_or_queue(&mut self.pool, bytes);
+            let backlog = s.transport.queued() > 0;
+            self.after_send(token, result, backlog);
+        }
+    }
+
     /// Every other write: to another connection, or to one with output
     /// queued (it queues behind), sent or queued now.
     #[inline(never)]
