@@ -7,9 +7,12 @@
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8888, port 0 for
 //! any free port), `--unix PATH` serves a Unix socket instead, `--threads N`
-//! runs N reactors on N threads sharing the port (SO_REUSEPORT). The first
-//! line on stdout names the address actually bound. Ctrl-C or SIGTERM flush
-//! what is queued and exit 0.
+//! runs N reactors on N threads sharing the port (SO_REUSEPORT), and
+//! `--tls-cert PEM --tls-key PEM` serves TLS (make a pair with
+//! `cargo run --example make_cert`, then
+//! `openssl s_client -connect 127.0.0.1:8888 -CAfile certs/ca.pem`). The
+//! first line on stdout names the address actually bound. Ctrl-C or SIGTERM
+//! flush what is queued and exit 0.
 
 mod common;
 
@@ -34,11 +37,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8888")]
     addr: String,
     /// Serve on this Unix socket path instead of TCP.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls_cert")]
     unix: Option<std::path::PathBuf>,
     /// Reactors (threads) sharing the TCP port.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: u16,
+    #[command(flatten)]
+    tls: common::tls::ServerFlags,
 }
 
 fn main() {
@@ -48,11 +53,14 @@ fn main() {
         return serve_threads(&args);
     }
     let mut reactor = Reactor::new().or_fail("creating the reactor");
-    let listener = match &args.unix {
-        Some(path) => reactor
+    let listener = match (&args.unix, args.tls.config(&[])) {
+        (Some(path), _) => reactor
             .listen_unix(path, || Echo)
             .or_fail(&format!("listening on {}", path.display())),
-        None => reactor
+        (None, Some(tls)) => reactor
+            .listen_tls(args.addr.as_str(), tls, || Echo)
+            .or_fail(&format!("listening on {}", args.addr)),
+        (None, None) => reactor
             .listen_tcp(args.addr.as_str(), || Echo)
             .or_fail(&format!("listening on {}", args.addr)),
     };
@@ -69,12 +77,16 @@ fn main() {
 
 /// One reactor per thread, each with its own listener on the shared port.
 fn serve_threads(args: &Args) {
+    let tls = args.tls.config(&[]);
     let workers = Workers::spawn(
         usize::from(args.threads),
         args.addr.as_str(),
-        |_, listener| {
+        move |_, listener| {
             let mut reactor = Reactor::new()?;
-            reactor.listen_tcp_std(listener, || Echo)?;
+            match tls.clone() {
+                Some(tls) => reactor.listen_tls_std(listener, tls, || Echo)?,
+                None => reactor.listen_tcp_std(listener, || Echo)?,
+            };
             reactor.shutdown_on_signals()?;
             Ok(reactor)
         },

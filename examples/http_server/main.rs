@@ -7,9 +7,12 @@
 //!
 //! `--root DIR` is the directory served (default `examples/www`, relative to
 //! where you start it: run it from the repository root); `--addr HOST:PORT`
-//! where to listen (default 127.0.0.1:8000, port 0 for any free port). The
-//! first line on stdout names the address actually bound. Ctrl-C or SIGTERM
-//! flush what is queued and exit 0.
+//! where to listen (default 127.0.0.1:8000, port 0 for any free port);
+//! `--tls-cert PEM --tls-key PEM` serve HTTPS instead (ALPN `http/1.1`; make
+//! a pair with `cargo run --example make_cert`, then
+//! `curl --cacert certs/ca.pem https://localhost:8000/`). The first line on
+//! stdout names the address actually bound. Ctrl-C or SIGTERM flush what is
+//! queued and exit 0.
 //!
 //! What it does, and how:
 //! - GET and HEAD; anything else is 405 with `Allow: GET, HEAD`. `/` and any
@@ -110,6 +113,8 @@ struct Args {
     /// with its own connections and its own --max-connections.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    #[command(flatten)]
+    tls: common::tls::ServerFlags,
 }
 
 /// Parses a positive number of seconds such as `10` or `0.5`.
@@ -183,12 +188,16 @@ fn main() {
         server.send_timeout = args.send_timeout;
         server
     };
+    let tls = args.tls.config(&[b"http/1.1"]);
     if args.threads > 1 {
-        serve_threads(usize::from(args.threads), &args.addr, make_server);
+        serve_threads(usize::from(args.threads), &args.addr, tls, make_server);
     } else {
-        serve(&args.addr, make_server());
+        serve(&args.addr, tls, make_server());
     }
 }
+
+/// HTTPS if a TLS configuration is given, else plain HTTP.
+type Tls = Option<std::sync::Arc<sockloop::tls::rustls::ServerConfig>>;
 
 fn config_for(server: &Server) -> Config {
     Config {
@@ -201,13 +210,17 @@ fn config_for(server: &Server) -> Config {
 fn serve_threads(
     threads: usize,
     addr: &str,
+    tls: Tls,
     make_server: impl Fn() -> Server + Send + Sync + 'static,
 ) {
     let workers = Workers::spawn(threads, addr, move |_, listener| {
         let server = make_server();
         let config = config_for(&server);
         let mut reactor = Reactor::with_config(server, config)?;
-        reactor.listen_tcp_std(listener, Http::new)?;
+        match tls.clone() {
+            Some(tls) => reactor.listen_tls_std(listener, tls, Http::new)?,
+            None => reactor.listen_tcp_std(listener, Http::new)?,
+        };
         reactor.shutdown_on_signals()?;
         Ok(reactor)
     })
@@ -217,12 +230,14 @@ fn serve_threads(
 }
 
 /// Runs one reactor serving `server.root` on `addr` until a signal.
-fn serve(addr: &str, server: Server) {
+fn serve(addr: &str, tls: Tls, server: Server) {
     let config = config_for(&server);
     let mut reactor = Reactor::with_config(server, config).or_fail("creating the reactor");
-    let listener = reactor
-        .listen_tcp(addr, Http::new)
-        .or_fail(&format!("listening on {addr}"));
+    let listener = match tls {
+        Some(tls) => reactor.listen_tls(addr, tls, Http::new),
+        None => reactor.listen_tcp(addr, Http::new),
+    }
+    .or_fail(&format!("listening on {addr}"));
     reactor
         .shutdown_on_signals()
         .or_fail("installing signal handlers");

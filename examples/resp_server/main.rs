@@ -9,9 +9,13 @@
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:6380, port 0 for
 //! any free port); `--max-output BYTES` (default 32 MiB) disconnects a
 //! client whose unread replies pass it; `--maxclients N` (default 10000)
-//! stops accepting while N clients are connected. The first line on stdout
-//! names the address actually bound. Ctrl-C or SIGTERM flush what is queued
-//! and exit 0.
+//! stops accepting while N clients are connected. `--tls-addr HOST:PORT
+//! --tls-cert PEM --tls-key PEM` also serve TLS on a second port, as
+//! Redis's `tls-port` does (`redis-cli --tls --cacert certs/ca.pem -p PORT`;
+//! make the files with `cargo run --example make_cert`). The first line on
+//! stdout names the address actually bound; with a TLS port, the second
+//! line is `listening on <address> (tls)`. Ctrl-C or SIGTERM flush what is
+//! queued and exit 0.
 //!
 //! What it does, and how:
 //! - Commands: PING ECHO SET (EX PX EXAT PXAT NX XX KEEPTTL GET) GET DEL
@@ -206,6 +210,11 @@ struct Args {
     /// Stop accepting while this many clients are connected.
     #[arg(long, default_value_t = 10_000)]
     maxclients: usize,
+    /// Also serve TLS on this address (needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "HOST:PORT", requires = "tls_cert")]
+    tls_addr: Option<String>,
+    #[command(flatten)]
+    tls: common::tls::ServerFlags,
 }
 
 fn main() {
@@ -220,6 +229,14 @@ fn main() {
     let listener = reactor
         .listen_tcp(args.addr.as_str(), Connection::default)
         .or_fail(&format!("listening on {}", args.addr));
+    let tls_listener = match (&args.tls_addr, args.tls.config(&[])) {
+        (Some(addr), Some(tls)) => Some(
+            reactor
+                .listen_tls(addr.as_str(), tls, Connection::default)
+                .or_fail(&format!("listening on {addr}")),
+        ),
+        _ => None,
+    };
     reactor
         .shutdown_on_signals()
         .or_fail("installing signal handlers");
@@ -237,6 +254,12 @@ fn main() {
             .local_addr(listener)
             .or_fail("reading the bound address"),
     );
+    if let Some(tls_listener) = tls_listener {
+        let addr = reactor
+            .local_addr(tls_listener)
+            .or_fail("reading the bound address");
+        common::announce(format_args!("{addr} (tls)"));
+    }
     reactor.run().or_fail("running the reactor");
 }
 
