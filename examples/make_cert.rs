@@ -57,7 +57,9 @@ fn main() {
     ca.distinguished_name
         .push(DnType::CommonName, "sockloop test CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).or_fail("signing the CA certificate");
+    let ca_cert = ca
+        .self_signed(&ca_key)
+        .or_fail("signing the CA certificate");
 
     let key = KeyPair::generate().or_fail("making the server key");
     let mut server = CertificateParams::new(args.names.clone()).or_fail("server names");

@@ -31,7 +31,9 @@ struct Echo {
 impl Protocol for Echo {
     fn connection_made(&mut self, ctx: &mut Ctx) {
         let info = ctx.tls().expect("a TLS connection");
-        let alpn = info.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+        let alpn = info
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
         let version = format!("{:?}", info.protocol_version());
         let sni = info.server_name().map(str::to_string);
         let _ = self
@@ -61,12 +63,16 @@ fn client_config() -> Arc<rustls::ClientConfig> {
 }
 
 /// A TLS echo server on its own reactor thread, and what its protocols report.
-fn serve_echo(config: Config, alpn: &'static [&'static [u8]]) -> (util::Running<(), SocketAddr>, Receiver<String>) {
+fn serve_echo(
+    config: Config,
+    alpn: &'static [&'static [u8]],
+) -> (util::Running<(), SocketAddr>, Receiver<String>) {
     let (tx, rx) = mpsc::channel();
     let tls = server_config(alpn);
     let server = spawn_reactor(move || {
         let mut reactor = Reactor::with_config((), config)?;
-        let listener = reactor.listen_tls("127.0.0.1:0", tls, move || Echo { events: tx.clone() })?;
+        let listener =
+            reactor.listen_tls("127.0.0.1:0", tls, move || Echo { events: tx.clone() })?;
         let addr = reactor.local_addr(listener)?.as_inet().expect("TCP");
         Ok((reactor, addr))
     });
@@ -85,7 +91,10 @@ fn rustls_client(addr: SocketAddr) -> rustls::StreamOwned<rustls::ClientConnecti
         .expect("client connection");
     let mut stream = rustls::StreamOwned::new(conn, connect(addr));
     while stream.conn.is_handshaking() {
-        stream.conn.complete_io(&mut stream.sock).expect("handshake");
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .expect("handshake");
     }
     stream
 }
@@ -163,7 +172,10 @@ fn our_client_and_our_server_echo_over_tls_and_see_what_was_negotiated() {
     let (server, events) = serve_echo(Config::default(), &[b"echo/1"]);
     let report = greet(server.info, "localhost", b"hello over TLS");
     assert_eq!(report.len(), 3, "{report:?}");
-    assert!(report[0].starts_with("client made version=Some(TLSv1_3) certs=2 suite=Some(\"TLS13_"), "{report:?}");
+    assert!(
+        report[0].starts_with("client made version=Some(TLSv1_3) certs=2 suite=Some(\"TLS13_"),
+        "{report:?}"
+    );
     assert_eq!(report[1], "echo hello over TLS");
     assert_eq!(report[2], "client lost None");
     // The server made the connection after the handshake, with SNI; no
@@ -204,7 +216,10 @@ fn rustls_closes_cleanly_and_sees_our_close_notify() {
     stream.flush().unwrap();
     let mut rest = Vec::new();
     let outcome = stream.read_to_end(&mut rest);
-    assert!(outcome.is_ok(), "no close_notify from the server: {outcome:?}");
+    assert!(
+        outcome.is_ok(),
+        "no close_notify from the server: {outcome:?}"
+    );
     assert!(rest.is_empty());
     assert!(next_event(&events).starts_with("made"));
     assert_eq!(next_event(&events), "lost cleanly");
@@ -236,8 +251,15 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10) as ra
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("hello from python TLSv1.3 http/1.1 TLS_"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("hello from python TLSv1.3 http/1.1 TLS_"),
+        "{stdout}"
+    );
     assert_eq!(
         next_event(&events),
         "made alpn=Some(\"http/1.1\") version=Some(TLSv1_3) sni=Some(\"localhost\")"
@@ -271,10 +293,19 @@ fn openssl_s_client_talks_to_it_over_tls_1_2_too() {
         let echo = util::read_exact(&mut stdout, 14);
         drop(stdin);
         let out = child.wait_with_output().unwrap();
-        assert_eq!(echo, b"hello openssl\n", "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            echo,
+            b"hello openssl\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success());
         let made = next_event(&events);
-        let want = if version == "-tls1_3" { "TLSv1_3" } else { "TLSv1_2" };
+        let want = if version == "-tls1_3" {
+            "TLSv1_3"
+        } else {
+            "TLSv1_2"
+        };
         assert!(made.contains(want), "{made}");
         next_event(&events); // lost
     }
@@ -335,7 +366,9 @@ fn a_peer_that_vanishes_mid_handshake_costs_nothing_else() {
     let (server, events) = serve_echo(Config::default(), &[]);
     for _ in 0..20 {
         // A real ClientHello, then gone.
-        let mut conn = rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap()).unwrap();
+        let mut conn =
+            rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap())
+                .unwrap();
         let mut hello = Vec::new();
         conn.write_tls(&mut hello).unwrap();
         let mut sock = connect(server.info);
@@ -357,7 +390,11 @@ fn a_truncated_record_is_an_error_for_that_connection_alone() {
     assert_eq!(read_tls_exact(&mut stream, 5), b"whole");
     assert!(next_event(&events).starts_with("made"));
     // Half of the next record, then the TCP connection ends.
-    stream.conn.writer().write_all(b"this record is cut in two").unwrap();
+    stream
+        .conn
+        .writer()
+        .write_all(b"this record is cut in two")
+        .unwrap();
     let mut record = Vec::new();
     stream.conn.write_tls(&mut record).unwrap();
     stream.sock.write_all(&record[..record.len() / 2]).unwrap();
@@ -384,7 +421,9 @@ impl Protocol for Firehose {
         ctx.set_timer(Duration::from_millis(1), 0);
     }
     fn pause_writing(&mut self, ctx: &mut Ctx) {
-        let _ = self.events.send(format!("paused with {} queued", ctx.queued()));
+        let _ = self
+            .events
+            .send(format!("paused with {} queued", ctx.queued()));
     }
     fn connection_lost(&mut self, _: &mut Ctx, reason: Option<io::Error>) {
         let _ = self.events.send(format!("lost: {reason:?}"));
@@ -401,9 +440,8 @@ fn a_client_that_never_reads_encrypted_output_is_cut_off_at_the_output_limit() {
             ..Config::default()
         };
         let mut reactor = Reactor::with_config((), config)?;
-        let listener = reactor.listen_tls("127.0.0.1:0", tls, move || Firehose {
-            events: tx.clone(),
-        })?;
+        let listener =
+            reactor.listen_tls("127.0.0.1:0", tls, move || Firehose { events: tx.clone() })?;
         let addr = reactor.local_addr(listener)?.as_inet().expect("TCP");
         Ok((reactor, addr))
     });
@@ -433,7 +471,10 @@ impl Protocol for Upgrader {
             if line == b"STARTTLS\n" && ctx.tls().is_none() {
                 ctx.write(b"OK\n");
                 ctx.start_tls_server(self.config.clone()).unwrap();
-                let _ = self.events.send(format!("upgrading, {} bytes left unread", data.len() - used));
+                let _ = self.events.send(format!(
+                    "upgrading, {} bytes left unread",
+                    data.len() - used
+                ));
                 // The rest is the peer's TLS: leave it for the handshake.
                 return used;
             }
@@ -472,7 +513,8 @@ fn starttls_with_the_client_hello_in_the_same_read_as_the_command() {
     assert_eq!(next_event(&events), "line over None");
     // The command and the whole ClientHello in one write: one read on the
     // server's side (the loopback delivers it as one segment).
-    let mut conn = rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap()).unwrap();
+    let mut conn =
+        rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap()).unwrap();
     let mut burst = b"STARTTLS\n".to_vec();
     conn.write_tls(&mut burst).unwrap();
     sock.write_all(&burst).unwrap();
@@ -545,10 +587,7 @@ fn our_own_client_upgrades_with_starttls() {
     let report: Vec<String> = rx.try_iter().collect();
     assert_eq!(
         report,
-        [
-            "\"after the upgrade\\n\" over Some(TLSv1_3)",
-            "lost None"
-        ]
+        ["\"after the upgrade\\n\" over Some(TLSv1_3)", "lost None"]
     );
     assert_eq!(next_event(&events), "upgrading, 0 bytes left unread");
     assert_eq!(next_event(&events), "line over Some(TLSv1_3)");

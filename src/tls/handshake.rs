@@ -19,8 +19,8 @@ use mio::{Registry, Token};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-use super::stream::tls_error;
 use super::TlsStream;
+use super::stream::tls_error;
 use crate::addr::Addr;
 use crate::core::{Core, TimerKind};
 use crate::protocol::Protocol;
@@ -227,7 +227,10 @@ fn established<S: 'static>(core: &mut Core<S>, token: Token) {
         core.cancel_timer(id);
     }
     if log::log_enabled!(log::Level::Debug) {
-        if let Some(tls) = core.stream(token).and_then(|s| s.transport.stream.tls_stream()) {
+        if let Some(tls) = core
+            .stream(token)
+            .and_then(|s| s.transport.stream.tls_stream())
+        {
             let info = super::TlsInfo::new(tls);
             debug!(
                 "{}: TLS handshake done: {:?}, {:?}, ALPN {:?}",
@@ -254,7 +257,10 @@ fn fail<S: 'static>(core: &mut Core<S>, token: Token, e: io::Error) {
         .stream_mut(token)
         .and_then(|s| {
             let made = s.transport.has(flag::MADE);
-            s.transport.stream.tls_mut_stream().map(|t| t.outgoing && !made)
+            s.transport
+                .stream
+                .tls_mut_stream()
+                .map(|t| t.outgoing && !made)
         })
         .unwrap_or(false);
     if let Some(id) = tls_of(core, token).and_then(|t| t.timer.take()) {

@@ -99,7 +99,10 @@ pub fn server_config(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid("reading the certificate PEM", e))?;
     if certs.is_empty() {
-        return Err(invalid("reading the certificate PEM", "no certificate in it"));
+        return Err(invalid(
+            "reading the certificate PEM",
+            "no certificate in it",
+        ));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| invalid("reading the private key PEM", e))?;
