@@ -87,24 +87,6 @@ start_http() {
     return 1
 }
 
-# Child processes of PID, from the parent field of every /proc/N/stat.
-children_of() {
-    local stat
-    for stat in /proc/[0-9]*/stat; do
-        sed 's/.*) //' "$stat" 2>/dev/null | awk -v p="$1" -v f="$stat" '$2 == p {split(f, a, "/"); print a[3]}'
-    done
-}
-
-# CPU time of a process and its children (nginx's worker), in ns.
-tree_cpu_ns() {
-    local pid=$1 total=0 child
-    total=$(cpu_ns "$pid")
-    for child in $(children_of "$pid"); do
-        total=$((total + $(cpu_ns "$child")))
-    done
-    echo "$total"
-}
-
 SERVERS="http_server nginx"
 [ -n "$HTTP_OK" ] || SERVERS="nginx"
 {

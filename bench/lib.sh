@@ -197,6 +197,24 @@ cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
+# Child processes of PID, from the parent field of every /proc/N/stat.
+children_of() {
+    local stat
+    for stat in /proc/[0-9]*/stat; do
+        sed 's/.*) //' "$stat" 2>/dev/null | awk -v p="$1" -v f="$stat" '$2 == p {split(f, a, "/"); print a[3]}'
+    done
+}
+
+# CPU time of a process and its children (nginx's worker), in ns.
+tree_cpu_ns() {
+    local pid=$1 total=0 child
+    total=$(cpu_ns "$pid")
+    for child in $(children_of "$pid"); do
+        total=$((total + $(cpu_ns "$child")))
+    done
+    echo "$total"
+}
+
 # utime + stime of a process in clock ticks (/proc/PID/stat fields 14, 15).
 cpu_ticks() {
     sed 's/.*) //' /proc/"$1"/stat | awk '{print $12 + $13}'

@@ -232,12 +232,15 @@ fn established<S: 'static>(core: &mut Core<S>, token: Token) {
             .and_then(|s| s.transport.stream.tls_stream())
         {
             let info = super::TlsInfo::new(tls);
+            let version = info.protocol_version().map(|v| format!("{v:?}"));
+            let suite = info.cipher_suite().map(|s| format!("{:?}", s.suite()));
+            let alpn = info.alpn_protocol().map(String::from_utf8_lossy);
             debug!(
-                "{}: TLS handshake done: {:?}, {:?}, ALPN {:?}",
+                "{}: TLS handshake done: {}, {}, ALPN {}",
                 core.describe(token),
-                info.protocol_version(),
-                info.cipher_suite().map(|s| s.suite()),
-                info.alpn_protocol().map(String::from_utf8_lossy),
+                version.as_deref().unwrap_or("?"),
+                suite.as_deref().unwrap_or("?"),
+                alpn.as_deref().unwrap_or("none"),
             );
         }
     }
