@@ -468,7 +468,12 @@ impl Protocol for Upgrader {
         while let Some(end) = data[used..].iter().position(|&b| b == b'\n') {
             let line = &data[used..used + end + 1];
             used += end + 1;
-            if line == b"STARTTLS\n" && ctx.tls().is_none() {
+            let big = line == b"BIG STARTTLS\n";
+            if (big || line == b"STARTTLS\n") && ctx.tls().is_none() {
+                if big {
+                    // More plaintext than the socket takes at once.
+                    ctx.write(&vec![b'p'; BIG]);
+                }
                 ctx.write(b"OK\n");
                 ctx.start_tls_server(self.config.clone()).unwrap();
                 let _ = self.events.send(format!(
@@ -529,6 +534,29 @@ fn starttls_with_the_client_hello_in_the_same_read_as_the_command() {
     stream.write_all(b"secret\n").unwrap();
     assert_eq!(read_tls_exact(&mut stream, 7), b"secret\n");
     assert_eq!(next_event(&events), "line over Some(TLSv1_3)");
+}
+
+/// The plaintext answer of `BIG STARTTLS`, before its `OK`.
+const BIG: usize = 4 * 1024 * 1024;
+
+#[test]
+fn starttls_sends_the_plaintext_the_socket_refused_before_the_first_record() {
+    let (server, events) = serve_upgrader();
+    let mut sock = connect(server.info);
+    let mut conn =
+        rustls::ClientConnection::new(client_config(), "localhost".try_into().unwrap()).unwrap();
+    let mut burst = b"BIG STARTTLS\n".to_vec();
+    conn.write_tls(&mut burst).unwrap();
+    sock.write_all(&burst).unwrap();
+    assert!(next_event(&events).starts_with("upgrading"));
+    // Not read yet: the server's socket is full, the rest waits as plaintext.
+    std::thread::sleep(Duration::from_millis(100));
+    let plain = util::read_exact(&mut sock, BIG + 3);
+    assert!(plain[..BIG].iter().all(|&b| b == b'p'));
+    assert_eq!(&plain[BIG..], b"OK\n");
+    let mut stream = rustls::StreamOwned::new(conn, sock);
+    stream.write_all(b"then TLS\n").unwrap();
+    assert_eq!(read_tls_exact(&mut stream, 9), b"then TLS\n");
 }
 
 /// The client side of STARTTLS: asks, waits for OK, upgrades, and writes
