@@ -11,10 +11,12 @@
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8890, port 0 for
 //! any free port). The first line on stdout names the address actually
-//! bound. Ctrl-C or SIGTERM end it the default way, at once, killed by the
-//! signal: a thread asleep in `accept` or `read` has no moment at which it
-//! could notice a "please stop" flag, which is one of the things the later
-//! chapters fix.
+//! bound. Ctrl-C or SIGTERM stop it gracefully, like every example: the
+//! client being served has its echo, then the server exits 0. That takes a
+//! second thread, since this one sleeps in `accept` or `read` and cannot
+//! look at a "please stop" flag: the signal thread wakes it by shutting down
+//! the socket it sleeps on (examples/lib/src/blocking.rs), one of
+//! the things the reactor of the later chapters does without.
 //!
 //! The whole server is two nested loops: `accept` a client, then `read` and
 //! `write` until it leaves. While the inner loop runs, the outer one does not:
@@ -22,15 +24,14 @@
 //! sends waits in the socket's receive buffer) but this program does not look
 //! at it until the first client has gone.
 
-mod common;
-
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
 use clap::Parser;
-use common::OrFail;
 use log::{info, warn};
+use sockloop_examples::blocking::Shutdown;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "Blocking TCP echo server: one client at a time")]
@@ -47,21 +48,28 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let listener =
         TcpListener::bind(args.addr.as_str()).or_fail(&format!("listening on {}", args.addr));
-    common::announce(listener.local_addr().or_fail("reading the bound address"));
+    let shutdown = Shutdown::on_signals(&listener).or_fail("installing signal handlers");
+    server::announce(listener.local_addr().or_fail("reading the bound address"));
     loop {
-        // Blocks until a client connects.
+        // Blocks until a client connects, or a signal shuts the listener down.
         match listener.accept() {
             Ok((stream, peer)) => {
+                // None: a signal came meanwhile; the client is closed.
+                let Some(client) = shutdown.track(stream) else {
+                    break;
+                };
                 info!("serving {peer}");
-                // Blocks until this client leaves: nobody else is served meanwhile.
-                match echo(&stream) {
+                // Blocks until this client leaves (or a signal ends its
+                // reading side): nobody else is served meanwhile.
+                match echo(&*client) {
                     Ok(bytes) => info!("{peer} left after {bytes} bytes"),
                     Err(e) => info!("{peer} lost: {e}"),
                 }
             }
+            Err(_) if shutdown.has_begun() => break,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -73,6 +81,7 @@ fn main() {
             }
         }
     }
+    info!("stopped");
 }
 
 /// Sends back everything read from `stream` until the peer closes its side;

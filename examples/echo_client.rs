@@ -17,15 +17,13 @@
 //! of input, half-closes the connection: the server sees EOF, sends its last
 //! replies, closes, and the client exits once it has printed them.
 
-mod common;
-
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use common::OrFail;
 use sockloop::{Ctx, Protocol, Reactor, Token};
+use sockloop_examples::server::{self, OrFail};
 
 /// What the two sources share.
 #[derive(Default)]
@@ -134,11 +132,11 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    common::init_client_logging();
+    server::init_client_logging();
     let mut reactor = Reactor::with_state(Client::default()).or_fail("creating the reactor");
     let server = match &args.tls_ca {
         Some(ca) => {
-            let tls = common::tls::client_config(ca);
+            let tls = sockloop_examples::tls::client_config(ca);
             reactor.connect_tls(args.addr, &args.server_name, tls, ServerConn)
         }
         None => reactor.connect_tcp(args.addr, ServerConn),

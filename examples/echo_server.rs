@@ -7,28 +7,19 @@
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8888, port 0 for
 //! any free port), `--unix PATH` serves a Unix socket instead, `--threads N`
-//! runs N reactors on N threads sharing the port (SO_REUSEPORT), and
+//! runs N reactors on N threads sharing the port (SO_REUSEPORT), and still
+//! refuses a port another program listens on, as one reactor does;
 //! `--tls-cert PEM --tls-key PEM` serves TLS (make a pair with
 //! `cargo run --example make_cert`, then
 //! `openssl s_client -connect 127.0.0.1:8888 -CAfile certs/ca.pem`). The
 //! first line on stdout names the address actually bound. Ctrl-C or SIGTERM
 //! flush what is queued and exit 0.
 
-mod common;
-
 use clap::Parser;
-use common::OrFail;
-use sockloop::{Ctx, Protocol, Reactor, Workers};
-
-/// The whole protocol: consume everything, write it back.
-struct Echo;
-
-impl Protocol for Echo {
-    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
-        ctx.write(data);
-        data.len()
-    }
-}
+use sockloop::{Config, Reactor, Workers};
+use sockloop_examples::echo::Echo;
+use sockloop_examples::server::{self, OrFail};
+use sockloop_examples::tls;
 
 #[derive(Parser)]
 #[command(about = "TCP echo server on the sockloop reactor")]
@@ -43,36 +34,20 @@ struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: u16,
     #[command(flatten)]
-    tls: common::tls::ServerFlags,
+    tls: tls::ServerFlags,
 }
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     if args.threads > 1 && args.unix.is_none() {
         return serve_threads(&args);
     }
-    let mut reactor = Reactor::new().or_fail("creating the reactor");
-    let listener = match (&args.unix, args.tls.config(&[])) {
-        (Some(path), _) => reactor
-            .listen_unix(path, || Echo)
-            .or_fail(&format!("listening on {}", path.display())),
-        (None, Some(tls)) => reactor
-            .listen_tls(args.addr.as_str(), tls, || Echo)
-            .or_fail(&format!("listening on {}", args.addr)),
-        (None, None) => reactor
-            .listen_tcp(args.addr.as_str(), || Echo)
-            .or_fail(&format!("listening on {}", args.addr)),
+    let addr = match &args.unix {
+        Some(path) => format!("unix:{}", path.display()),
+        None => args.addr.clone(),
     };
-    reactor
-        .shutdown_on_signals()
-        .or_fail("installing signal handlers");
-    common::announce(
-        reactor
-            .local_addr(listener)
-            .or_fail("reading the bound address"),
-    );
-    reactor.run().or_fail("running the reactor");
+    server::listen_tls((), Config::default(), &addr, args.tls.config(&[]), || Echo).run();
 }
 
 /// One reactor per thread, each with its own listener on the shared port.
@@ -92,6 +67,6 @@ fn serve_threads(args: &Args) {
         },
     )
     .or_fail(&format!("listening on {}", args.addr));
-    common::announce(workers.local_addr());
+    server::announce(workers.local_addr());
     workers.join().or_fail("running the reactors");
 }

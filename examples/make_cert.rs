@@ -26,17 +26,15 @@
 //!     -keyout key.pem -out cert.pem     # a self-signed certificate: trust cert.pem itself
 //! ```
 
-mod common;
-
 use std::fs;
 use std::path::PathBuf;
 
 use clap::Parser;
-use common::OrFail;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
+use sockloop_examples::server::OrFail;
 
 #[derive(Parser)]
 #[command(about = "Make a test CA and a server certificate for the TLS examples")]

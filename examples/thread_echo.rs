@@ -8,9 +8,11 @@
 //!
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:8891, port 0 for
 //! any free port). The first line on stdout names the address actually
-//! bound. Ctrl-C or SIGTERM end it the default way, at once, killed by the
-//! signal, like `blocking_echo`: its threads sleep in `read` with no way to
-//! be told to stop.
+//! bound. Ctrl-C or SIGTERM stop it gracefully, like every example: no new
+//! clients, every connected one has its echo, then exit 0. As in
+//! `blocking_echo`, its threads sleep in `accept` and `read` with no way to
+//! look at a "please stop" flag, so a signal thread wakes them by shutting
+//! down the sockets they sleep on (examples/lib/src/blocking.rs).
 //!
 //! The main thread only accepts; each client gets a thread of its own that
 //! runs the blocking echo loop of `blocking_echo` until the client leaves.
@@ -19,16 +21,15 @@
 //! default, of which only the pages touched become resident) and its own
 //! kernel task. The guide measures it with 10,000 idle clients.
 
-mod common;
-
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use common::OrFail;
-use log::{debug, warn};
+use log::{debug, info, warn};
+use sockloop_examples::blocking::Shutdown;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "Thread-per-client TCP echo server")]
@@ -45,13 +46,16 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let listener =
         TcpListener::bind(args.addr.as_str()).or_fail(&format!("listening on {}", args.addr));
-    common::announce(listener.local_addr().or_fail("reading the bound address"));
+    let shutdown = Shutdown::on_signals(&listener).or_fail("installing signal handlers");
+    server::announce(listener.local_addr().or_fail("reading the bound address"));
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(pair) => pair,
+            // A signal shut the listener down.
+            Err(_) if shutdown.has_begun() => break,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -66,10 +70,14 @@ fn main() {
                 continue;
             }
         };
+        // None: a signal came meanwhile; the client is closed.
+        let Some(client) = shutdown.track(stream) else {
+            break;
+        };
         debug!("serving {peer}");
         // `thread::spawn` would panic when the system refuses another thread;
         // the builder reports it, and only this client is turned away.
-        let spawned = thread::Builder::new().spawn(move || match echo(&stream) {
+        let spawned = thread::Builder::new().spawn(move || match echo(&*client) {
             Ok(bytes) => debug!("{peer} left after {bytes} bytes"),
             Err(e) => debug!("{peer} lost: {e}"),
         });
@@ -77,6 +85,9 @@ fn main() {
             warn!("cannot start a thread for {peer}: {e}; closing it");
         }
     }
+    // The signal woke every client's thread too; each ends once its echo is out.
+    shutdown.wait_for_clients();
+    info!("stopped");
 }
 
 /// Sends back everything read from `stream` until the peer closes its side;

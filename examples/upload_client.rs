@@ -88,7 +88,7 @@ enum Outcome {
         bytes: u64,
         elapsed: Duration,
     },
-    /// The server answered `false <reason>`.
+    /// The server answered `false <reason>` (or `false: <reason>`).
     Refused(String),
     /// Something failed on our side or on the way.
     Failed(String),
@@ -101,8 +101,12 @@ fn outcome_of(answer: Answer, bytes: u64, started: Instant) -> Outcome {
             bytes,
             elapsed: started.elapsed(),
         },
+        // `false REASON`, or `false: REASON` where the server could not tell
+        // the header from the tutorial's form.
         Answer::Line(line) => match line.strip_prefix("false") {
-            Some(reason) => Outcome::Refused(reason.trim_start().to_string()),
+            Some(reason) => {
+                Outcome::Refused(reason.trim_start_matches(':').trim_start().to_string())
+            }
             None => Outcome::Failed(format!("unexpected answer {line:?}")),
         },
         Answer::Closed(None) => Outcome::Failed("the server closed the connection".into()),

@@ -103,6 +103,52 @@ fn the_tutorials_python_client_works_unchanged() {
 }
 
 #[test]
+fn ls_and_pwd_are_allowed_by_default_for_the_tutorials_client() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("note: python3 not found; skipping the Python client test");
+        return;
+    }
+    // The server runs in a directory of its own, so both answers are known.
+    let dir = std::env::temp_dir().join(format!("cmd-ls-pwd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("b.txt"), b"").unwrap();
+    std::fs::write(dir.join("a.txt"), b"").unwrap();
+    let server = Server::start_with("cmd_server", &["--addr", "127.0.0.1:0"], |cmd| {
+        cmd.current_dir(&dir);
+    });
+    let addr = server.socket_addr();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cmd_client.py");
+    let output = Command::new("python3")
+        .args([script, &addr.ip().to_string(), &addr.port().to_string()])
+        .args(["pwd", "ls", "ls -a"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running python3");
+    let pwd = dir.canonicalize().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{}\na.txt\nb.txt\n.\n..\na.txt\nb.txt\n", pwd.display())
+    );
+}
+
+#[test]
+fn help_lists_the_default_allow_list() {
+    let output = Command::new(example_path("cmd_server"))
+        .arg("--help")
+        .output()
+        .expect("running cmd_server --help");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("[default: ls,pwd,date,echo,uptime,hostname,whoami]"),
+        "{help}"
+    );
+}
+
+#[test]
 fn a_command_split_byte_by_byte_with_newline() {
     let server = start(&[]);
     let mut client = server.connect();

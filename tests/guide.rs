@@ -5,13 +5,17 @@
 //! it tells you to run; every picture and link it points to is there. And
 //! the two examples written for it, run as real processes, do what its
 //! first two chapters show: `blocking_echo` keeps a second client waiting
-//! until the first leaves, `thread_echo` serves both at once.
+//! until the first leaves, `thread_echo` serves both at once, and both stop
+//! on SIGINT or SIGTERM as chapter 1 says, answering their clients first.
+//! The README's table of examples is held to the same standard: it names
+//! every example, and its default ports are the ones in the code.
 
 mod util;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -86,8 +90,11 @@ fn example_names(text: &str) -> BTreeSet<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
+            // A file inside a folder of examples (`examples/lib/src/x.rs`)
+            // is a path, checked by `every_file_the_guide_points_to_exists`.
+            let in_folder = marker == "examples/" && rest[name.len()..].starts_with('/');
             // `NAME` in capitals is a placeholder in the conventions.
-            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) && !in_folder {
                 names.insert(name);
             }
         }
@@ -116,6 +123,83 @@ fn every_example_the_guide_names_exists() {
         assert!(
             all.contains(chapter_example),
             "the guide should name {chapter_example}"
+        );
+    }
+}
+
+/// Every `examples/DIR/FILE` path the guide gives is a file of the repository.
+#[test]
+fn every_file_the_guide_points_to_exists() {
+    for (file, text) in markdown_files() {
+        for (at, _) in text.match_indices("examples/") {
+            let path: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_/.-".contains(*c))
+                .collect();
+            let path = path.trim_end_matches(['.', '/']);
+            if path.matches('/').count() >= 2 {
+                assert!(
+                    repo().join(path).is_file(),
+                    "{file} points to {path}, not a file"
+                );
+            }
+        }
+    }
+}
+
+/// Every example program, by name: `examples/NAME.rs` or `examples/NAME/main.rs`.
+fn all_examples() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in fs::read_dir(repo().join("examples")).expect("examples/") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_some_and(|e| e == "rs") || path.join("main.rs").is_file() {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The port of an example's default `--addr` (`default_value =
+/// "127.0.0.1:PORT"` in its source), if it has one.
+fn default_port(name: &str) -> Option<u16> {
+    let dir = repo().join("examples");
+    let source = fs::read_to_string(dir.join(format!("{name}.rs")))
+        .or_else(|_| fs::read_to_string(dir.join(name).join("main.rs")))
+        .expect("the example's source");
+    let (_, rest) = source.split_once("default_value = \"127.0.0.1:")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(digits.parse().expect("a port number"))
+}
+
+#[test]
+fn the_readme_names_every_example_with_its_real_default_port() {
+    let readme = fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let mut ports = std::collections::BTreeMap::new();
+    // Rows of the ports table: | PORT[ (UDP)] | `server`... | `client`... |
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(port) = cells
+            .get(1)
+            .and_then(|c| c.split(' ').next()?.parse::<u16>().ok())
+        else {
+            continue;
+        };
+        for cell in &cells[2..] {
+            for name in cell.split('`').skip(1).step_by(2) {
+                ports.insert(name.to_string(), port);
+            }
+        }
+    }
+    for name in all_examples() {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README.md does not name example {name}"
+        );
+        assert_eq!(
+            ports.get(&name).copied(),
+            default_port(&name),
+            "{name}: the README's port table against the code"
         );
     }
 }
@@ -496,37 +580,123 @@ fn both_examples_fail_at_start_up_the_conventional_way() {
     }
 }
 
-/// What chapter 1 says about stopping the blocking server: SIGINT ends it at
-/// once, killed by the signal (the shell's status 130), no graceful exit.
+// ----- stopping them: SIGINT and SIGTERM, gracefully ------------------------
+
+/// How long a signalled server may take to exit: the convention's bound.
+const EXIT_LIMIT: Duration = Duration::from_secs(5);
+
+const BLOCKING_SERVERS: [&str; 2] = ["blocking_echo", "thread_echo"];
+const SIGNALS: [i32; 2] = [libc::SIGINT, libc::SIGTERM];
+
+fn start_blocking(name: &str) -> Server {
+    Server::start(name, &["--addr", "127.0.0.1:0"])
+}
+
+/// Asleep in `accept`, with nobody connected: the signal must still get
+/// through to a thread that never looks at a flag.
 #[test]
-fn blocking_echo_dies_from_sigint_even_with_a_client_connected() {
-    let mut server = Server::start_with("blocking_echo", &["--addr", "127.0.0.1:0"], |cmd| {
-        // A shell without job control starts background jobs with SIGINT
-        // ignored, and children inherit that: give the server the default
-        // disposition a terminal would.
-        // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                Ok(())
-            });
+fn both_exit_0_on_sigint_and_sigterm_while_blocked_in_accept() {
+    for name in BLOCKING_SERVERS {
+        for signal in SIGNALS {
+            let mut server = start_blocking(name);
+            server.signal(signal);
+            assert_eq!(
+                server.wait_exit(EXIT_LIMIT),
+                Some(0),
+                "{name}, signal {signal}"
+            );
         }
-    });
+    }
+}
+
+/// Asleep in `read` on a connected client: that client still gets the echo
+/// of what it sent last (the tutorials' way: no newline) and then EOF, and
+/// the server exits 0. thread_echo's other, idle, client is closed too.
+#[test]
+fn both_answer_their_clients_then_exit_0_on_a_signal() {
+    for name in BLOCKING_SERVERS {
+        for signal in SIGNALS {
+            let mut server = start_blocking(name);
+            let mut client = server.connect();
+            send(&mut client, b"one\n");
+            assert_eq!(read_line(&mut client), "one");
+            let mut idle = (name == "thread_echo").then(|| server.connect());
+            if let Some(idle) = idle.as_mut() {
+                send(idle, b"idle\n");
+                assert_eq!(read_line(idle), "idle");
+            }
+            send(&mut client, b"last words");
+            server.signal(signal);
+            assert_eq!(
+                util::read_to_end(&mut client),
+                b"last words",
+                "{name}, signal {signal}"
+            );
+            assert_eq!(
+                server.wait_exit(EXIT_LIMIT),
+                Some(0),
+                "{name}, signal {signal}"
+            );
+            if let Some(mut idle) = idle {
+                assert!(
+                    is_closed(&mut idle),
+                    "{name}: the idle client was left open"
+                );
+            }
+        }
+    }
+}
+
+/// Sends to `server` without ever reading, until the server stops taking
+/// bytes: its echo to this client is stuck in `write_all`.
+fn stuck_client(server: &Server) -> TcpStream {
     let mut client = server.connect();
-    send(&mut client, b"x\n");
-    assert_eq!(read_line(&mut client), "x");
-    server.signal(libc::SIGINT);
+    client
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
     let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = server.child.try_wait().expect("try_wait") {
-            break status;
+    loop {
+        match client.write(&chunk) {
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "the server never stopped reading"
+            ),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return client;
+            }
+            Err(e) => panic!("sending: {e}"),
         }
-        assert!(Instant::now() < deadline, "blocking_echo ignored SIGINT");
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
-    assert!(
-        is_closed(&mut client),
-        "the client's connection outlived the server"
-    );
+    }
+}
+
+/// A client that never reads its echo holds the server in `write_all`: the
+/// shutdown deadline ends it, with status 0 like the reactor's.
+#[test]
+fn a_client_that_never_reads_holds_the_exit_back_only_until_the_deadline() {
+    for name in BLOCKING_SERVERS {
+        let mut server = start_blocking(name);
+        let _stuck = stuck_client(&server);
+        server.signal(libc::SIGTERM);
+        assert_eq!(server.wait_exit(EXIT_LIMIT), Some(0), "{name}");
+    }
+}
+
+/// The second signal does not wait for the deadline: it exits at once,
+/// with the status a shell gives a process killed by it (128 + signal).
+#[test]
+fn a_second_signal_exits_at_once() {
+    for name in BLOCKING_SERVERS {
+        let mut server = start_blocking(name);
+        let _stuck = stuck_client(&server);
+        server.signal(libc::SIGTERM);
+        server.signal(libc::SIGINT);
+        // If both are still pending when the process next runs, the kernel
+        // hands over SIGINT first (lower number), so either can come second.
+        let code = server.wait_exit(EXIT_LIMIT);
+        assert!(
+            code == Some(128 + libc::SIGINT) || code == Some(128 + libc::SIGTERM),
+            "{name} exited with {code:?}, not at the second signal"
+        );
+    }
 }

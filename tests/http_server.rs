@@ -265,7 +265,8 @@ fn a_body_on_a_get_is_skipped() {
 }
 
 /// Sends `raw` and expects `status` with `Connection: close`, then EOF.
-fn refused(server: &Server, raw: &[u8], status: u16) {
+/// Returns the response, error page and all.
+fn refused(server: &Server, raw: &[u8], status: u16) -> Response {
     let mut stream = server.connect();
     send(&mut stream, raw);
     let r = read_response(&mut stream, false);
@@ -277,15 +278,176 @@ fn refused(server: &Server, raw: &[u8], status: u16) {
     );
     assert_eq!(r.header("connection"), Some("close"));
     assert!(closed_quietly(&mut stream), "closed after {status}");
+    r
+}
+
+/// The sentence an error page explains itself with: the first paragraph,
+/// after checking that the page is the whole small HTML document the
+/// server sends, titled with the status.
+fn page_reason(r: &Response) -> String {
+    let page = r.text();
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.starts_with("<!DOCTYPE html>\n"), "{page}");
+    assert!(page.trim_end().ends_with("</html>"), "{page}");
+    let title = page
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(title, _)| title)
+        .unwrap_or_else(|| panic!("no title: {page}"));
+    assert!(title.starts_with(&r.status.to_string()), "{title}");
+    assert!(page.contains(&format!("<h1>{title}</h1>")), "{page}");
+    page.split_once("<p>")
+        .and_then(|(_, rest)| rest.split_once("</p>"))
+        .map(|(reason, _)| reason.to_string())
+        .unwrap_or_else(|| panic!("no reason: {page}"))
 }
 
 #[test]
-fn bad_percent_encoding_is_400() {
+fn bad_percent_encoding_is_400_and_says_so() {
     let site = Site::new("400");
     let server = site.start(&[]);
-    refused(&server, get("/%zz").as_bytes(), 400);
-    refused(&server, get("/index.html%2").as_bytes(), 400);
-    refused(&server, b"GET / HTTP/1.1\r\n\r\n", 400); // no Host
+    for target in ["/%zz", "/index.html%2"] {
+        let r = refused(&server, get(target).as_bytes(), 400);
+        let reason = page_reason(&r);
+        assert!(reason.contains("percent-encoded"), "{target}: {reason}");
+    }
+}
+
+/// RFC 9112 section 3.2: an HTTP/1.1 request without Host is a 400, and
+/// the page says that Host is what is missing. HTTP/1.0 predates Host.
+#[test]
+fn http_1_1_without_host_is_400_saying_host_is_missing() {
+    let site = Site::new("nohost");
+    let server = site.start(&[]);
+    let r = refused(&server, b"GET / HTTP/1.1\r\n\r\n", 400);
+    let reason = page_reason(&r);
+    assert!(reason.contains("no Host header"), "{reason}");
+    assert!(reason.contains("HTTP/1.1"), "{reason}");
+    let r = refused(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        400,
+    );
+    assert!(page_reason(&r).contains("more than one Host"));
+
+    let (r, _) = exchange(&server, "GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, INDEX),
+        "HTTP/1.0 needs no Host"
+    );
+}
+
+/// The same with python's http.client, a client nobody here wrote: it
+/// sends Host by itself unless told not to.
+#[test]
+fn pythons_http_client_gets_the_page_and_the_missing_host_reason() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("note: python3 not found; skipping the http.client test");
+        return;
+    }
+    let site = Site::new("python");
+    let server = site.start(&[]);
+    let addr = server.socket_addr();
+    let script = r#"
+import http.client, sys
+host, port = sys.argv[1], int(sys.argv[2])
+for skip_host in (False, True):
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.putrequest("GET", "/", skip_host=skip_host)
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read().decode()
+    print(r.status, r.reason, r.getheader("Content-Type"), len(body), sep="|")
+    print(body, end="")
+    c.close()
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running python3");
+    assert!(out.status.success(), "python3 failed");
+    let out = String::from_utf8(out.stdout).unwrap();
+    let (first, rest) = out.split_once('\n').unwrap();
+    assert_eq!(
+        first,
+        format!("200|OK|text/html; charset=utf-8|{}", INDEX.len())
+    );
+    let rest = rest.strip_prefix(INDEX).expect("the index page");
+    let (second, page) = rest.split_once('\n').unwrap();
+    assert!(
+        second.starts_with("400|Bad Request|text/html; charset=utf-8|"),
+        "{second}"
+    );
+    assert!(page.contains("<title>400 Bad Request</title>"), "{page}");
+    assert!(page.contains("no Host header"), "{page}");
+}
+
+/// Every 400 names what was wrong, each its own reason; so do 431's two.
+#[test]
+fn every_refusal_page_names_what_was_wrong() {
+    let site = Site::new("reasons");
+    let server = site.start(&[]);
+    let many_headers: String = (0..70).map(|i| format!("X-{i}: y\r\n")).collect();
+    let many_headers = format!("GET / HTTP/1.1\r\nHost: test\r\n{many_headers}\r\n");
+    let cases: [(&str, u16, &str); 10] = [
+        (
+            "GET /a b HTTP/1.1\r\nHost: test\r\n\r\n",
+            400,
+            "request line is malformed",
+        ),
+        (
+            "G(T / HTTP/1.1\r\nHost: test\r\n\r\n",
+            400,
+            "request line is malformed",
+        ),
+        (
+            "GET / HTTP/1.1\r\nNo Colon\r\n\r\n",
+            400,
+            "header line is malformed",
+        ),
+        ("GET / HTTP/1.1\rHost: test\r\n\r\n", 400, "carriage return"),
+        (
+            "GET * HTTP/1.1\r\nHost: test\r\n\r\n",
+            400,
+            "target is not a path",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: test\r\nContent-Length: ten\r\n\r\n",
+            400,
+            "Content-Length header is not a plain decimal number",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "Content-Length headers that disagree",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+            "Transfer-Encoding",
+        ),
+        (&many_headers, 431, "more than 64 header fields"),
+        ("GET / HTTP/3.0\r\n\r\n", 505, "HTTP/1.0 and HTTP/1.1"),
+    ];
+    let mut reasons = std::collections::BTreeSet::new();
+    for (raw, status, says) in cases {
+        let r = refused(&server, raw.as_bytes(), status);
+        let reason = page_reason(&r);
+        assert!(reason.contains(says), "{raw:?}: {reason}");
+        reasons.insert(reason);
+    }
+    assert_eq!(
+        reasons.len(),
+        cases.len() - 1,
+        "the two bad request lines share one"
+    );
 }
 
 #[test]
@@ -293,7 +455,8 @@ fn request_line_over_8k_is_414() {
     let site = Site::new("414");
     let server = site.start(&[]);
     let long = format!("/{}", "a".repeat(9000));
-    refused(&server, get(&long).as_bytes(), 414);
+    let r = refused(&server, get(&long).as_bytes(), 414);
+    assert!(page_reason(&r).contains("request line is longer than 8 KiB"));
 }
 
 #[test]
@@ -304,7 +467,8 @@ fn head_over_8k_is_431() {
         "GET / HTTP/1.1\r\nHost: test\r\nX-Padding: {}\r\n\r\n",
         "p".repeat(9000)
     );
-    refused(&server, raw.as_bytes(), 431);
+    let r = refused(&server, raw.as_bytes(), 431);
+    assert!(page_reason(&r).contains("head is longer than 8 KiB"));
 }
 
 #[test]
@@ -703,6 +867,35 @@ fn two_threads_serve_the_same_port_and_stop_on_sigterm() {
     );
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+/// With `--threads` the listeners use SO_REUSEPORT; a port another
+/// program listens on, with SO_REUSEPORT too, is still refused.
+#[test]
+fn two_threads_refuse_a_port_already_served() {
+    let site = Site::new("threads-taken");
+    let taken = sockloop::reuseport_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let root = site.root();
+    let out = Command::new(util::example_path("http_server"))
+        .args([
+            "--threads",
+            "2",
+            "--addr",
+            &addr,
+            "--root",
+            root.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "announced a port it does not hold");
+    let in_use = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: listening on {addr}: {in_use}\n")
+    );
 }
 
 #[test]

@@ -406,17 +406,14 @@ fn an_existing_file_is_replaced() {
     assert_eq!(dir.names(), ["f.txt"]);
 }
 
-/// Runs upload_client to the end (bounded by `PATIENCE`): exit code and stdout.
-fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
-    let mut child = Command::new(util::example_path("upload_client"))
-        .arg("--addr")
-        .arg(addr)
-        .args(files)
+/// Runs `cmd` to the end (bounded by `PATIENCE`): exit code and stdout.
+fn run_to_end(mut cmd: Command) -> (i32, String) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("starting upload_client");
+        .expect("starting a client");
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut out = String::new();
@@ -430,11 +427,18 @@ fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("upload_client did not finish in {PATIENCE:?}");
+            panic!("{cmd:?} did not finish in {PATIENCE:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     (status.code().expect("an exit code"), reader.join().unwrap())
+}
+
+/// Runs upload_client to the end: exit code and stdout.
+fn run_client(addr: &str, files: &[PathBuf]) -> (i32, String) {
+    let mut cmd = Command::new(util::example_path("upload_client"));
+    cmd.arg("--addr").arg(addr).args(files);
+    run_to_end(cmd)
 }
 
 /// Checks one summary line: `NAME: ok, N bytes in T s (R MB/s)`.
@@ -496,4 +500,226 @@ fn upload_client_reports_a_refusal_goes_on_and_exits_1() {
     assert_ok_line(lines[2], "good.txt", 4);
     assert_eq!(code, 1);
     assert_eq!(dest.names(), ["good.txt"]);
+}
+
+/// One `recv(1024)`, the way the tutorial's client reads an answer.
+fn recv_once(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = [0; 1024];
+    let n = stream.read(&mut buf).expect("reading the answer");
+    buf[..n].to_vec()
+}
+
+/// Sends a file in the tutorial's form (`NAME|SIZE`, no newline, in a send
+/// of its own, then the bytes in 1024-byte pieces) and returns what one
+/// `recv(1024)` gets.
+fn upload_tutorial_form(stream: &mut TcpStream, name: &str, body: &[u8]) -> Vec<u8> {
+    send(stream, format!("{name}|{}", body.len()).as_bytes());
+    for piece in body.chunks(1024) {
+        send(stream, piece);
+    }
+    recv_once(stream)
+}
+
+/// Sends a file in the newline form and returns what one `recv(1024)` gets.
+fn upload_newline_form(stream: &mut TcpStream, name: &str, body: &[u8]) -> Vec<u8> {
+    send(stream, format!("{name}|{}\n", body.len()).as_bytes());
+    send(stream, body);
+    recv_once(stream)
+}
+
+#[test]
+fn the_tutorials_form_is_answered_exactly_true() {
+    let dir = TempDir::new("tutorial-form");
+    let server = start(&dir);
+    let mut stream = server.connect();
+    let notes = b"# notes\n\n- one|1\n- two\n";
+    assert_eq!(
+        upload_tutorial_form(&mut stream, "hello.txt", b"hello world"),
+        b"true"
+    );
+    assert_eq!(
+        upload_tutorial_form(&mut stream, "notes.md", notes),
+        b"true"
+    );
+    assert_eq!(upload_tutorial_form(&mut stream, "empty", b""), b"true");
+    assert_eq!(dir.names(), ["empty", "hello.txt", "notes.md"]);
+    assert_eq!(dir.read("hello.txt"), b"hello world");
+    assert_eq!(dir.read("notes.md"), notes);
+    assert_eq!(dir.read("empty"), b"");
+}
+
+#[test]
+fn the_newline_form_is_answered_with_a_newline() {
+    let dir = TempDir::new("newline-form");
+    let server = start(&dir);
+    let mut stream = server.connect();
+    assert_eq!(
+        upload_newline_form(&mut stream, "a.txt", b"12345"),
+        b"true\n"
+    );
+    assert_eq!(
+        upload_newline_form(&mut stream, "b.txt", b"\nstarts with a newline"),
+        b"true\n"
+    );
+    assert_eq!(
+        upload_newline_form(&mut stream, "../up", b"x"),
+        b"false bad name\n"
+    );
+    assert!(is_closed(&mut stream));
+    assert_eq!(dir.read("a.txt"), b"12345");
+    assert_eq!(dir.read("b.txt"), b"\nstarts with a newline");
+}
+
+#[test]
+fn both_forms_mix_on_one_connection() {
+    let dir = TempDir::new("mixed");
+    let server = start(&dir);
+    let mut stream = server.connect();
+    assert_eq!(upload_newline_form(&mut stream, "1.txt", b"one"), b"true\n");
+    assert_eq!(upload_tutorial_form(&mut stream, "2.txt", b"two"), b"true");
+    assert_eq!(
+        upload_tutorial_form(&mut stream, "3.txt", b"three"),
+        b"true"
+    );
+    assert_eq!(upload_newline_form(&mut stream, "4.txt", b"4"), b"true\n");
+    assert_eq!(upload_tutorial_form(&mut stream, "5.txt", b"five"), b"true");
+    assert_eq!(dir.names(), ["1.txt", "2.txt", "3.txt", "4.txt", "5.txt"]);
+    assert_eq!(dir.read("3.txt"), b"three");
+    assert_eq!(dir.read("4.txt"), b"4");
+}
+
+#[test]
+fn a_binary_file_in_the_tutorials_form_is_stored_byte_for_byte() {
+    let dir = TempDir::new("binary");
+    let server = start(&dir);
+    let mut stream = server.connect();
+    // Any first byte but a digit or a newline; the rest takes every value.
+    let mut body = Bytes::vec(11, 300_000);
+    body[0] = 0xff;
+    assert_eq!(
+        upload_tutorial_form(&mut stream, "photo.bin", &body),
+        b"true"
+    );
+    assert_eq!(dir.read("photo.bin"), body);
+    // The connection goes on.
+    assert_eq!(upload_tutorial_form(&mut stream, "x", b"\0"), b"true");
+    assert_eq!(dir.names(), ["photo.bin", "x"]);
+}
+
+#[test]
+fn a_file_that_starts_with_a_digit_or_a_newline_is_refused_soon_and_not_stored() {
+    let dir = TempDir::new("ambiguous");
+    let server = start(&dir);
+    let mut big = b"7".to_vec();
+    big.extend_from_slice(&Bytes::vec(12, 4999));
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "a.txt",
+            b"12345",
+            "false: ambiguous size: 5 or 512345 bytes",
+        ),
+        ("d.txt", b"12abc", "false: ambiguous size: 5 or 512 bytes"),
+        (
+            "n.txt",
+            b"\nhello",
+            "false: ambiguous header: the file may start with a newline",
+        ),
+        ("big.bin", &big, "false: "),
+    ];
+    for (name, file, expected) in cases {
+        let mut stream = server.connect();
+        send(&mut stream, format!("{name}|{}", file.len()).as_bytes());
+        send(&mut stream, file);
+        let sent = Instant::now();
+        let answer = String::from_utf8(recv_once(&mut stream)).expect("a text answer");
+        let waited = sent.elapsed();
+        assert!(answer.starts_with(expected), "{name}: {answer:?}");
+        assert!(
+            answer.contains("send the newline form, NAME|SIZE\\n then the file"),
+            "{name}: {answer:?}"
+        );
+        // Within about a second of the client falling silent, long before
+        // the idle timeout.
+        assert!(waited < Duration::from_secs(5), "{name}: {waited:?}");
+        assert!(is_closed(&mut stream), "{name}: still open");
+        wait_until("no file and no temporary file", || dir.names().is_empty());
+    }
+}
+
+#[test]
+fn a_newline_form_client_may_pause_mid_file() {
+    let dir = TempDir::new("pause");
+    let server = start(&dir);
+    let mut stream = server.connect();
+    send(&mut stream, b"slow.txt|11\nhello");
+    std::thread::sleep(Duration::from_millis(600));
+    send(&mut stream, b" world");
+    assert_eq!(recv_once(&mut stream), b"true\n");
+    assert_eq!(dir.read("slow.txt"), b"hello world");
+}
+
+#[test]
+fn the_tutorials_python_client_works_unchanged() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("note: python3 not found; skipping the Python client test");
+        return;
+    }
+    let source = TempDir::new("python-src");
+    let dest = TempDir::new("python-dest");
+    let mut photo = Bytes::vec(13, 100_000);
+    photo[0] = b'P';
+    let files: [(&str, &[u8]); 4] = [
+        ("notes.txt", b"hello world\n"),
+        ("photo.bin", &photo),
+        ("empty.txt", b""),
+        // Last: the refusal closes the connection.
+        ("year.txt", b"2024 was a year\n"),
+    ];
+    for (name, contents) in files {
+        fs::write(source.path().join(name), contents).unwrap();
+    }
+    let server = start(&dest);
+    let addr = server.socket_addr();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/upload_client.py"
+    );
+    let mut cmd = Command::new("python3");
+    cmd.args([script, &addr.ip().to_string(), &addr.port().to_string()])
+        .args(files.map(|(name, _)| source.path().join(name)));
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "notes.txt: stored",
+            "photo.bin: stored",
+            "empty.txt: stored"
+        ],
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("year.txt: failed b'false: ambiguous size: 16 or 162024 bytes"),
+        "{out}"
+    );
+    assert_eq!(dest.names(), ["empty.txt", "notes.txt", "photo.bin"]);
+    assert_eq!(dest.read("photo.bin"), photo);
+}
+
+#[test]
+fn upload_client_is_told_when_a_name_reads_two_ways() {
+    let source = TempDir::new("two-ways-src");
+    let dest = TempDir::new("two-ways-dest");
+    // `v|2.txt|5`: the name could also be `v` and the size 2.
+    let name = source.path().join("v|2.txt");
+    fs::write(&name, b"hello").unwrap();
+    let server = start(&dest);
+    let (code, out) = run_client(&server.addr, &[name]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("v|2.txt: refused: ambiguous header: the name may end at its first |"),
+        "{out}"
+    );
+    assert_eq!(dest.names(), Vec::<String>::new());
 }

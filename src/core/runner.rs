@@ -96,7 +96,7 @@ impl<S: 'static> Core<S> {
                         let result = s.transport.send_or_queue(&mut self.pool, bytes);
                         // The output buffer alone: a layered stream's own
                         // backlog is settled on its next writable edge.
-                        Some((result, s.transport.output_len() > 0))
+                        Some((result, s.transport.output_len(), bytes.len()))
                     }
                     _ => None,
                 }
@@ -107,8 +107,9 @@ impl<S: 'static> Core<S> {
                 None
             }
         };
-        if let Some((result, backlog)) = sent {
-            self.after_send(token, result, backlog);
+        if let Some((result, queued, len)) = sent {
+            // A batch is only opened on a connection with nothing queued.
+            self.after_send(token, result, len, 0, queued);
         }
         let result = match result {
             Ok(r) => Some(r),
