@@ -57,26 +57,11 @@ fi
 start_http() {
     case $1 in
         http_server)
-            : >"$WORK/http.out"
-            (cd "$ROOT" && RUST_LOG=warn exec taskset -c "$SERVER_CPU" "$REL/examples/http_server" \
-                --addr 127.0.0.1:0 --root "$WWW" >"$WORK/http.out" 2>>"$WORK/http.err") &
-            SERVER_PID=$!
-            for _ in $(seq 200); do
-                grep -q '^listening on ' "$WORK/http.out" && break
-                kill -0 "$SERVER_PID" 2>/dev/null || return 1
-                sleep 0.05
-            done
-            SERVER_ADDR=$(sed -n 's/^listening on //p' "$WORK/http.out" | head -1)
-            [ -n "$SERVER_ADDR" ] || return 1
+            start_http_server || return 1
             ;;
         nginx)
-            local port
-            port=$(free_port)
-            write_nginx_conf "$port"
-            taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
-                2>>"$WORK/nginx.err" &
-            SERVER_PID=$!
-            SERVER_ADDR=127.0.0.1:$port
+            write_nginx_conf "$(free_port)"
+            start_nginx
             ;;
     esac
     for _ in $(seq 100); do

@@ -55,16 +55,8 @@ start_https() {
     local port
     case $1 in
         http_server)
-            : >"$WORK/http.out"
             # shellcheck disable=SC2086  # TLS_FLAGS is words on purpose
-            (cd "$ROOT" && RUST_LOG=warn exec taskset -c "$SERVER_CPU" "$REL/examples/http_server" \
-                --addr 127.0.0.1:0 --root "$WWW" $TLS_FLAGS >"$WORK/http.out" 2>>"$WORK/http.err") &
-            SERVER_PID=$!
-            for _ in $(seq 200); do
-                grep -q '^listening on ' "$WORK/http.out" && break
-                sleep 0.05
-            done
-            SERVER_ADDR=$(sed -n 's/^listening on //p' "$WORK/http.out" | head -1)
+            start_http_server $TLS_FLAGS || return 1
             ;;
         nginx)
             port=$(free_port)
@@ -75,10 +67,7 @@ start_https() {
         ssl_certificate_key $CERTS/key.pem;\n\
         ssl_protocols TLSv1.3;\n\
         ssl_conf_command Ciphersuites $SUITE;|" "$WORK/nginx/nginx.conf"
-            taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
-                2>>"$WORK/nginx.err" &
-            SERVER_PID=$!
-            SERVER_ADDR=127.0.0.1:$port
+            start_nginx
             ;;
     esac
     for _ in $(seq 100); do
