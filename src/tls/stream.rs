@@ -172,6 +172,35 @@ impl TlsStream {
         result.map(drop).map_err(tls_error)
     }
 
+    /// Feeds the `k` bytes of ciphertext at the start of `room` to rustls
+    /// and puts the plaintext they hold at the start of `room`, in place:
+    /// rustls takes ciphertext in pieces of at most 4 KiB, and the plaintext
+    /// of what it took is never longer than what it took (a record carries
+    /// at least a header and a tag besides), so it always fits in front of
+    /// the ciphertext still to be fed. One `recv` of up to the whole buffer
+    /// rather than one per 4 KiB. Returns the plaintext bytes placed; what
+    /// did not fit stays in rustls for the caller's next read of it.
+    fn decrypt_in_place(&mut self, room: &mut [u8], k: usize) -> io::Result<usize> {
+        let (mut fed, mut out) = (0, 0);
+        while fed < k {
+            let mut rest = &room[fed..k];
+            let took = self.conn.read_tls(&mut rest)?;
+            if took == 0 {
+                break; // after the peer's close_notify nothing more is read
+            }
+            fed += took;
+            self.process()?;
+            loop {
+                match self.conn.reader().read(&mut room[out..fed]) {
+                    Ok(0) => break,
+                    Ok(p) => out += p,
+                    Err(_) => break, // nothing yet, or an end the caller will read
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Feeds bytes that were read before the upgrade (STARTTLS) to rustls.
     pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
@@ -213,6 +242,7 @@ impl ByteStream for TlsStream {
     /// What arrived before an end or an error is delivered first.
     fn recv(&mut self, buf: &mut [u8]) -> Io {
         let mut n = 0;
+        let mut drained = false;
         loop {
             let ended = match self.conn.reader().read(&mut buf[n..]) {
                 Ok(0) => return Io::Done(n), // the peer's close_notify
@@ -230,15 +260,39 @@ impl ByteStream for TlsStream {
                 )),
                 Err(e) => Some(e),
             };
+            // With nothing to show for it, read again: a hang-up the read
+            // path cannot see here may be right behind.
+            if ended.is_none() && drained && n > 0 {
+                return Io::Done(n);
+            }
             let ended = match ended {
                 Some(e) => Some(e),
-                None => match self.conn.read_tls(&mut Wire(&mut self.inner)) {
-                    // Ok(0): the socket's end; the reader tells how it ended.
-                    Ok(_) => self.process().err(),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // More ciphertext, read straight into the free part of `buf`.
+                None => match self.inner.recv(&mut buf[n..]) {
+                    Io::Done(0) => {
+                        // The socket's end: rustls learns it from an empty
+                        // read, and its reader tells how it ended.
+                        let _ = self.conn.read_tls(&mut &[][..]);
+                        self.process().err()
+                    }
+                    Io::Done(k) => {
+                        // A short read drained the socket, as on plain TCP
+                        // (the read path's hang-up rule still applies): the
+                        // reader is asked once more (a close_notify may have
+                        // come), the socket only if that gave nothing.
+                        drained = k < buf.len() - n;
+                        match self.decrypt_in_place(&mut buf[n..], k) {
+                            Ok(plain) => {
+                                n += plain;
+                                None
+                            }
+                            Err(e) => Some(e),
+                        }
+                    }
+                    Io::WouldBlock => {
                         return if n > 0 { Io::Done(n) } else { Io::WouldBlock };
                     }
-                    Err(e) => Some(e),
+                    Io::Failed(e) => Some(e),
                 },
             };
             if let Some(e) = ended {
