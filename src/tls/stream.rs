@@ -179,17 +179,19 @@ impl TlsStream {
     /// at least a header and a tag besides), so it always fits in front of
     /// the ciphertext still to be fed. One `recv` of up to the whole buffer
     /// rather than one per 4 KiB. Returns the plaintext bytes placed; what
-    /// did not fit stays in rustls for the caller's next read of it.
-    fn decrypt_in_place(&mut self, room: &mut [u8], k: usize) -> io::Result<usize> {
+    /// did not fit stays in rustls for the caller's next read of it. A
+    /// failure comes with the plaintext of the records before it.
+    fn decrypt_in_place(&mut self, room: &mut [u8], k: usize) -> (usize, Option<io::Error>) {
         let (mut fed, mut out) = (0, 0);
         while fed < k {
             let mut rest = &room[fed..k];
-            let took = self.conn.read_tls(&mut rest)?;
-            if took == 0 {
-                break; // after the peer's close_notify nothing more is read
-            }
+            let took = match self.conn.read_tls(&mut rest) {
+                Ok(0) => break, // after the peer's close_notify nothing more is read
+                Ok(took) => took,
+                Err(e) => return (out, Some(e)),
+            };
             fed += took;
-            self.process()?;
+            let processed = self.process();
             loop {
                 match self.conn.reader().read(&mut room[out..fed]) {
                     Ok(0) => break,
@@ -197,8 +199,11 @@ impl TlsStream {
                     Err(_) => break, // nothing yet, or an end the caller will read
                 }
             }
+            if let Err(e) = processed {
+                return (out, Some(e));
+            }
         }
-        Ok(out)
+        (out, None)
     }
 
     /// Feeds bytes that were read before the upgrade (STARTTLS) to rustls.
@@ -281,13 +286,9 @@ impl ByteStream for TlsStream {
                         // reader is asked once more (a close_notify may have
                         // come), the socket only if that gave nothing.
                         drained = k < buf.len() - n;
-                        match self.decrypt_in_place(&mut buf[n..], k) {
-                            Ok(plain) => {
-                                n += plain;
-                                None
-                            }
-                            Err(e) => Some(e),
-                        }
+                        let (plain, failed) = self.decrypt_in_place(&mut buf[n..], k);
+                        n += plain;
+                        failed
                     }
                     Io::WouldBlock => {
                         return if n > 0 { Io::Done(n) } else { Io::WouldBlock };
