@@ -20,9 +20,12 @@
 //!   tickets and key updates are produced by processing what arrived: they
 //!   are written at once, and held if the socket refuses.
 //!
-//! A short read still means "drained": `recv` keeps reading ciphertext until
-//! the caller's buffer is full or the socket would block, so one TLS record
-//! per `recv` never leaves data behind an edge that will not come again.
+//! A short read still means "drained", as on plain TCP: `recv` reads
+//! ciphertext straight into the caller's buffer (one `recv(2)` for up to the
+//! whole buffer, where rustls alone would read 4 KiB at a time), decrypts it
+//! there in place, and only returns less than the buffer holds when the
+//! socket had no more, so one TLS record per `recv` never leaves data behind
+//! an edge that will not come again.
 
 use std::io::{self, Read, Write};
 
