@@ -224,6 +224,9 @@ pub(crate) mod flag {
     /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
     /// short read does not mean "drained", the EOF is still to be read.
     pub const HUP: u16 = 1 << 14;
+    /// A file queued with `send_file` is not all sent yet: later output
+    /// queues behind it (see `sendfile.rs`).
+    pub const FILE: u16 = 1 << 15;
     /// Any of these: the reactor does not read from the connection now.
     pub const NOT_READING: u16 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
     /// Any of these: no more output may be queued.
@@ -301,13 +304,14 @@ impl Transport {
     }
 
     /// Whether a write may go to the socket at once: nothing queued ahead of
-    /// it, connected, and the socket not known to be full.
+    /// it (bytes or a file), connected, and the socket not known to be full.
     #[inline(always)]
     pub(crate) fn can_send_now(&self) -> bool {
-        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING)
+        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING | flag::FILE)
     }
 
-    /// Bytes queued and not yet taken by the socket.
+    /// Bytes in the output buffer, not yet taken by the socket. (Files
+    /// queued with `send_file` are counted apart: `Core::unsent`.)
     pub(crate) fn queued(&self) -> usize {
         self.output.len()
     }
@@ -443,18 +447,31 @@ impl Transport {
 
     /// Writes queued output until it is gone or the socket refuses.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        while !self.output.is_empty() {
-            match self.stream.send(self.output.as_slice()) {
+        self.flush_front(usize::MAX).map(drop)
+    }
+
+    /// Writes the first `limit` bytes of queued output (those ahead of a
+    /// queued file) until they are gone or the socket refuses; returns how
+    /// many went out.
+    pub(crate) fn flush_front(&mut self, limit: usize) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < limit && !self.output.is_empty() {
+            let front = self.output.as_slice();
+            let front = &front[..front.len().min(limit - sent)];
+            match self.stream.send(front) {
                 Io::Done(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Io::Done(n) => self.output.consume(n),
+                Io::Done(n) => {
+                    self.output.consume(n);
+                    sent += n;
+                }
                 Io::WouldBlock => {
                     self.set(flag::WRITE_BLOCKED);
-                    return Ok(());
+                    break;
                 }
                 Io::Failed(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 

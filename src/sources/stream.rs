@@ -226,7 +226,7 @@ fn on_writable<S: 'static>(core: &mut Core<S>, token: Token) {
         return finish_connect(core, token);
     }
     s.transport.clear(flag::WRITE_BLOCKED);
-    if s.transport.queued() > 0 {
+    if s.transport.queued() > 0 || s.transport.has(flag::FILE) {
         core.mark_dirty(token);
         core.settle_all();
     }
@@ -302,7 +302,8 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
         };
         first = false;
         let t = &mut r.stream.transport;
-        if event.is_closed() || (event.is_writable() && (t.has(flag::CONNECTING) || t.queued() > 0))
+        if event.is_closed()
+            || (event.is_writable() && (t.has(flag::CONNECTING | flag::FILE) || t.queued() > 0))
         {
             unusual_event(core, buf, token, event);
             return true;
