@@ -8,8 +8,9 @@
 //! `--root DIR` is the directory served (default `examples/www`, relative to
 //! where you start it: run it from the repository root); `--addr HOST:PORT`
 //! where to listen (default 127.0.0.1:8000, port 0 for any free port). The
-//! first line on stdout names the address actually bound. Ctrl-C or SIGTERM
-//! flush what is queued and exit 0.
+//! first line on stdout names the address actually bound. `--list-dirs`
+//! lists directories without an index.html; dotfiles stay hidden unless
+//! `--dotfiles`. Ctrl-C or SIGTERM flush what is queued and exit 0.
 //!
 //! How it works: `sockloop_examples::http` (`examples/lib/src/http/`).
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use sockloop::{Config, Reactor, Workers};
+use sockloop_examples::http::files::Options;
 use sockloop_examples::http::{Http, Server};
 use sockloop_examples::server::{self, OrFail};
 
@@ -42,6 +44,13 @@ struct Args {
     /// Most connections open at once.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// List directories that have no index.html (like nginx's autoindex).
+    #[arg(long)]
+    list_dirs: bool,
+    /// Serve and list dotfiles (.env, .git, ...), which are hidden otherwise
+    /// (/.well-known/ is always served).
+    #[arg(long)]
+    dotfiles: bool,
     /// Event-loop threads: N reactors share the port (SO_REUSEPORT), each
     /// with its own connections and its own --max-connections. A port
     /// another program listens on is refused all the same.
@@ -73,6 +82,10 @@ fn main() {
         server.header_timeout = args.header_timeout;
         server.keepalive_timeout = args.keepalive_timeout;
         server.send_timeout = args.send_timeout;
+        server.options = Options {
+            dotfiles: args.dotfiles,
+            list_dirs: args.list_dirs,
+        };
         server
     };
     if args.threads > 1 {

@@ -60,9 +60,14 @@
 //!   idle time when it fires).
 
 mod cache;
+pub mod conditional;
 mod connection;
 pub mod files;
 mod idle;
+pub mod listing;
+pub mod path;
+pub mod range;
+pub mod representation;
 pub mod request;
 mod response;
 
@@ -83,8 +88,8 @@ pub struct Server {
     pub open: usize,
     /// Idle keep-alive connections, oldest first.
     pub idle: idle::IdleList,
-    /// The read buffer for file chunks, lent to one callback at a time.
-    pub chunk: Vec<u8>,
+    /// Listings and dotfiles (`--list-dirs`, `--dotfiles`).
+    pub options: files::Options,
     /// The buffer response heads are built in, lent likewise.
     pub head: Vec<u8>,
     pub clock: response::Clock,
@@ -102,7 +107,7 @@ impl Server {
             max_connections,
             open: 0,
             idle: idle::IdleList::default(),
-            chunk: Vec::new(),
+            options: files::Options::default(),
             head: Vec::new(),
             clock: response::Clock::default(),
             cache: cache::Cache::default(),
