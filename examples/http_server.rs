@@ -38,7 +38,8 @@ struct Args {
     /// Seconds a keep-alive connection may wait idle for its next request.
     #[arg(long, default_value = "15", value_parser = seconds)]
     keepalive_timeout: Duration,
-    /// Seconds a client may leave its responses unread before it is cut off.
+    /// Seconds a client may take nothing of its queued responses before it
+    /// is cut off (between two reads, not for a whole download).
     #[arg(long, default_value = "60", value_parser = seconds)]
     send_timeout: Duration,
     /// Most connections open at once.

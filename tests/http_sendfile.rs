@@ -1,7 +1,7 @@
-//! http_server sends files too big for its cache from the file, with
-//! `sendfile(2)`: the bytes never pass through the process. Shown by
-//! tracing the process's reads with strace; and such a download still
-//! obeys the send timeout and the graceful shutdown.
+//! http_server's large files: sent from the file with `sendfile(2)`, so
+//! their bytes never pass through the process (shown by tracing its reads
+//! with strace), in bounded memory, and such a download still obeys the
+//! send timeout, a client leaving and the graceful shutdown.
 
 mod util;
 
@@ -9,7 +9,7 @@ use std::io::Read;
 use std::process::Command;
 use std::time::Duration;
 
-use util::http::{Site, get, read_head};
+use util::http::{INDEX, STYLE, Site, exchange, get, read_head, read_response};
 use util::{Server, read_exact, send, wait_until};
 
 const BIG: u64 = 100 * 1024 * 1024;
@@ -93,36 +93,6 @@ fn a_large_file_goes_out_without_being_read_into_the_process() {
     assert!(read < 64 * 1024, "{read} bytes read into the process");
 }
 
-/// A client that stops reading a file being sent with sendfile is cut off
-/// by the send timeout (measured from the last byte it took), and the file
-/// is closed.
-#[test]
-fn a_stalled_download_is_cut_off_by_the_send_timeout() {
-    let site = Site::new("stalled");
-    with_big_file(&site);
-    let server = site.start(&["--send-timeout", "0.5"]);
-    let fds = server.fd_count();
-    let mut stream = server.connect();
-    send(&mut stream, get("/big.bin").as_bytes());
-    let (status, _) = read_head(&mut stream);
-    assert_eq!(status, 200);
-    read_exact(&mut stream, 1024 * 1024);
-    let file_open = || {
-        std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-            .any(|target| target.ends_with("big.bin"))
-    };
-    assert!(file_open(), "the file is open while it is sent");
-    wait_until("the stalled connection is cut off", || {
-        server.fd_count() <= fds
-    });
-    assert!(!file_open());
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    assert!((rest.len() as u64) < BIG, "cut off before the end");
-}
-
 /// SIGTERM during a download of a reader too slow to finish: the server
 /// still exits 0 within its shutdown deadline.
 #[test]
@@ -137,4 +107,96 @@ fn sigterm_during_a_slow_download_exits_in_time() {
     read_exact(&mut stream, 64 * 1024);
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn a_100_mib_file_streams_in_bounded_memory() {
+    let site = Site::new("big");
+    with_big_file(&site);
+    let server = site.start(&[]);
+    let (warm, mut stream) = exchange(&server, &get("/"));
+    assert_eq!(warm.status, 200);
+    let baseline = server.rss_kib();
+
+    send(&mut stream, get("/big.bin").as_bytes());
+    // Leave the response unread for a moment: a server that read the file
+    // whole, or queued it all, would show it now.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut peak = server.rss_kib();
+    let (status, headers) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-length".into(), BIG.to_string())));
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut received = 0u64;
+    let mut nonzero = false;
+    while received < BIG {
+        let want = buf.len().min((BIG - received) as usize);
+        let n = stream.read(&mut buf[..want]).expect("reading the body");
+        assert!(n > 0, "EOF after {received} bytes");
+        nonzero |= buf[..n].iter().any(|&b| b != 0);
+        received += n as u64;
+        if received % (8 * 1024 * 1024) < n as u64 {
+            peak = peak.max(server.rss_kib());
+        }
+    }
+    assert!(!nonzero, "a sparse file reads as zeros");
+    let growth = peak.saturating_sub(baseline);
+    assert!(
+        growth < 30 * 1024,
+        "RSS grew by {growth} KiB serving 100 MiB"
+    );
+    // Still in step and still open.
+    send(&mut stream, get("/style.css").as_bytes());
+    assert_eq!(read_response(&mut stream, false).text(), STYLE);
+}
+
+#[test]
+fn a_client_leaving_mid_file_costs_nothing_more() {
+    let site = Site::new("leave");
+    with_big_file(&site);
+    let server = site.start(&[]);
+    let fds = server.fd_count();
+
+    let mut stream = server.connect();
+    send(&mut stream, get("/big.bin").as_bytes());
+    let (status, _) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    read_exact(&mut stream, 1024 * 1024);
+    assert!(server.fd_count() > fds, "the socket and the file are open");
+    drop(stream);
+    wait_until("the socket and the file are closed", || {
+        server.fd_count() <= fds
+    });
+
+    let (r, _) = exchange(&server, &get("/"));
+    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    let site = Site::new("stuck");
+    with_big_file(&site);
+    let server = site.start(&["--send-timeout", "0.5"]);
+    let fds = server.fd_count();
+    let mut stream = server.connect();
+    send(&mut stream, get("/big.bin").as_bytes());
+    let (status, _) = read_head(&mut stream);
+    assert_eq!(status, 200);
+    read_exact(&mut stream, 64 * 1024);
+    // Now read nothing: the server's queue stays full.
+    assert!(server.fd_count() > fds, "the socket and the file are open");
+    wait_until("the connection and the file are closed", || {
+        server.fd_count() <= fds
+    });
+    let mut received = 64 * 1024;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading after the cut: {e}"),
+        }
+    }
+    assert!(received < BIG, "cut off before the end");
 }
