@@ -176,7 +176,7 @@ fn conditional_requests_get_304() {
 }
 
 #[test]
-fn large_file_streams_in_chunks_and_holds_back_the_next_request() {
+fn a_large_file_goes_out_as_the_peer_reads_and_holds_back_the_next_request() {
     let scratch = Scratch::new("stream");
     let size = 3 * CHUNK as u64 + 5;
     let file = std::fs::File::create(scratch.0.join("root/big.bin")).unwrap();
@@ -194,7 +194,7 @@ fn large_file_streams_in_chunks_and_holds_back_the_next_request() {
     assert!(head.contains("Content-Type: application/octet-stream\r\n"));
     assert!(
         (output.len() - head_end) < size as usize,
-        "a first callback queues a few chunks, not the whole file"
+        "the file goes out as the peer reads, not all at once"
     );
     for _ in 0..100 {
         h.run_due_timers();
