@@ -196,8 +196,10 @@ pub(crate) mod flag {
     pub const MADE: u16 = 1 << 0;
     /// An outgoing connect is in progress.
     pub const CONNECTING: u16 = 1 << 1;
-    /// The peer sent EOF; nothing more to read.
-    pub const EOF: u16 = 1 << 2;
+    /// A file queued with `send_file` is not all sent yet: later output
+    /// queues behind it (see `sendfile.rs`). In the low byte, with the
+    /// other bits `can_send_now` tests, so the test stays one instruction.
+    pub const FILE: u16 = 1 << 2;
     /// The protocol asked to stop reading (`Ctx::pause_reading`).
     pub const READ_PAUSED: u16 = 1 << 3;
     /// Output went over the high watermark; `pause_writing` was called.
@@ -224,9 +226,8 @@ pub(crate) mod flag {
     /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
     /// short read does not mean "drained", the EOF is still to be read.
     pub const HUP: u16 = 1 << 14;
-    /// A file queued with `send_file` is not all sent yet: later output
-    /// queues behind it (see `sendfile.rs`).
-    pub const FILE: u16 = 1 << 15;
+    /// The peer sent EOF; nothing more to read.
+    pub const EOF: u16 = 1 << 15;
     /// Any of these: the reactor does not read from the connection now.
     pub const NOT_READING: u16 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
     /// Any of these: no more output may be queued.
