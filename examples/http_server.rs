@@ -11,8 +11,9 @@
 //! `--tls-cert PEM --tls-key PEM` serve HTTPS instead (ALPN `http/1.1`; make
 //! a pair with `cargo run --example make_cert`, then
 //! `curl --cacert certs/ca.pem https://localhost:8000/`). The first line on
-//! stdout names the address actually bound. Ctrl-C or SIGTERM flush what is
-//! queued and exit 0.
+//! stdout names the address actually bound. `--list-dirs` lists directories
+//! without an index.html; dotfiles stay hidden unless `--dotfiles`. Ctrl-C
+//! or SIGTERM flush what is queued and exit 0.
 //!
 //! How it works: `sockloop_examples::http` (`examples/lib/src/http/`).
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use sockloop::{Config, Reactor, Workers};
+use sockloop_examples::http::files::Options;
 use sockloop_examples::http::{Http, Server};
 use sockloop_examples::server::{self, OrFail};
 use sockloop_examples::tls::{self, ServerTls};
@@ -40,12 +42,20 @@ struct Args {
     /// Seconds a keep-alive connection may wait idle for its next request.
     #[arg(long, default_value = "15", value_parser = seconds)]
     keepalive_timeout: Duration,
-    /// Seconds a client may leave its responses unread before it is cut off.
+    /// Seconds a client may take nothing of its queued responses before it
+    /// is cut off (between two reads, not for a whole download).
     #[arg(long, default_value = "60", value_parser = seconds)]
     send_timeout: Duration,
     /// Most connections open at once.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// List directories that have no index.html (like nginx's autoindex).
+    #[arg(long)]
+    list_dirs: bool,
+    /// Serve and list dotfiles (.env, .git, ...), which are hidden otherwise
+    /// (/.well-known/ is always served).
+    #[arg(long)]
+    dotfiles: bool,
     /// Event-loop threads: N reactors share the port (SO_REUSEPORT), each
     /// with its own connections and its own --max-connections. A port
     /// another program listens on is refused all the same.
@@ -79,6 +89,10 @@ fn main() {
         server.header_timeout = args.header_timeout;
         server.keepalive_timeout = args.keepalive_timeout;
         server.send_timeout = args.send_timeout;
+        server.options = Options {
+            dotfiles: args.dotfiles,
+            list_dirs: args.list_dirs,
+        };
         server
     };
     let tls = args.tls.config(&[b"http/1.1"]);

@@ -74,6 +74,7 @@ mod handle;
 pub mod harness;
 mod protocol;
 mod reactor;
+mod sendfile;
 mod sources;
 mod sys;
 mod timer;

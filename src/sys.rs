@@ -81,12 +81,12 @@ pub(crate) fn sendv(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Io {
     }
 }
 
-fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 #[cold]
-fn failure(errno: i32) -> Io {
+pub(crate) fn failure(errno: i32) -> Io {
     if errno == libc::EAGAIN || errno == libc::EWOULDBLOCK {
         Io::WouldBlock
     } else {

@@ -251,8 +251,10 @@ pub(crate) mod flag {
     pub const MADE: u32 = 1 << 0;
     /// An outgoing connect is in progress.
     pub const CONNECTING: u32 = 1 << 1;
-    /// The peer sent EOF; nothing more to read.
-    pub const EOF: u32 = 1 << 2;
+    /// A file queued with `send_file` is not all sent yet: later output
+    /// queues behind it (see `sendfile.rs`). In the low byte, with the
+    /// other bits `can_send_now` tests, so the test stays one instruction.
+    pub const FILE: u32 = 1 << 2;
     /// The protocol asked to stop reading (`Ctx::pause_reading`).
     pub const READ_PAUSED: u32 = 1 << 3;
     /// Output went over the high watermark; `pause_writing` was called.
@@ -279,13 +281,15 @@ pub(crate) mod flag {
     /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
     /// short read does not mean "drained", the EOF is still to be read.
     pub const HUP: u32 = 1 << 14;
+    /// The peer sent EOF; nothing more to read.
+    pub const EOF: u32 = 1 << 15;
     /// The stream is a layer (TLS) that holds output of its own: what it
     /// holds counts as queued, its connection flushes on every writable
     /// edge, and its writes never take the armed batch's shortcut.
-    pub const LAYERED: u32 = 1 << 15;
+    pub const LAYERED: u32 = 1 << 16;
     /// A TLS handshake is under way: reads drive it, and the protocol hears
     /// nothing until it is done (`src/tls/handshake.rs`).
-    pub const HANDSHAKING: u32 = 1 << 16;
+    pub const HANDSHAKING: u32 = 1 << 17;
     /// Any of these: the reactor does not read from the connection now.
     pub const NOT_READING: u32 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
     /// Any of these: no more output may be queued.
@@ -363,14 +367,15 @@ impl Transport {
     }
 
     /// Whether a write may go to the socket at once: nothing queued ahead of
-    /// it, connected, and the socket not known to be full.
+    /// it (bytes or a file), connected, and the socket not known to be full.
     #[inline(always)]
     pub(crate) fn can_send_now(&self) -> bool {
-        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING)
+        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING | flag::FILE)
     }
 
-    /// Bytes queued and not yet taken by the socket, what a layered stream
-    /// (TLS) holds included.
+    /// Bytes in the output buffer, not yet taken by the socket, and what a
+    /// layered stream (TLS) holds. (Files queued with `send_file` are
+    /// counted apart: `Core::unsent`.)
     #[inline]
     pub(crate) fn queued(&self) -> usize {
         if self.has(flag::LAYERED) {
@@ -526,33 +531,46 @@ impl Transport {
         Ok(())
     }
 
-    /// Writes queued output until it is gone or the socket refuses; what a
-    /// layered stream holds goes first.
+    /// Writes queued output until it is gone or the socket refuses.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.flush_front(usize::MAX).map(drop)
+    }
+
+    /// Writes the first `limit` bytes of queued output (those ahead of a
+    /// queued file) until they are gone or the socket refuses; returns how
+    /// many went out. What a layered stream holds goes first (it is ahead
+    /// of everything in the buffer).
+    pub(crate) fn flush_front(&mut self, limit: usize) -> io::Result<usize> {
         if self.has(flag::LAYERED) {
             if let Stream::Other(s) = &mut self.stream {
                 match s.flush_held() {
                     Io::Done(_) => {}
                     Io::WouldBlock => {
                         self.set(flag::WRITE_BLOCKED);
-                        return Ok(());
+                        return Ok(0);
                     }
                     Io::Failed(e) => return Err(e),
                 }
             }
         }
-        while !self.output.is_empty() {
-            match self.stream.send(self.output.as_slice()) {
+        let mut sent = 0;
+        while sent < limit && !self.output.is_empty() {
+            let front = self.output.as_slice();
+            let front = &front[..front.len().min(limit - sent)];
+            match self.stream.send(front) {
                 Io::Done(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Io::Done(n) => self.output.consume(n),
+                Io::Done(n) => {
+                    self.output.consume(n);
+                    sent += n;
+                }
                 Io::WouldBlock => {
                     self.set(flag::WRITE_BLOCKED);
-                    return Ok(());
+                    break;
                 }
                 Io::Failed(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 

@@ -241,7 +241,7 @@ fn on_writable<S: 'static>(core: &mut Core<S>, token: Token) {
         return finish_connect(core, token);
     }
     s.transport.clear(flag::WRITE_BLOCKED);
-    if s.transport.queued() > 0 {
+    if s.transport.queued() > 0 || s.transport.has(flag::FILE) {
         core.mark_dirty(token);
         core.settle_all();
     }
@@ -325,7 +325,7 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
         let t = &mut r.stream.transport;
         if event.is_closed()
             || (event.is_writable()
-                && (t.has(flag::CONNECTING | flag::LAYERED) || t.output_len() > 0))
+                && (t.has(flag::CONNECTING | flag::FILE | flag::LAYERED) || t.output_len() > 0))
         {
             unusual_event(core, buf, token, event);
             return true;

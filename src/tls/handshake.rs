@@ -123,6 +123,12 @@ fn upgrade<S: 'static>(
         Some(s) if s.transport.has(flag::LAYERED) => {
             return Err(io::Error::other("the connection already speaks TLS"));
         }
+        // A file still going out would go out raw behind the TLS records.
+        Some(s) if s.transport.has(flag::FILE) => {
+            return Err(io::Error::other(
+                "a file queued with send_file is still being sent: upgrade after it",
+            ));
+        }
         Some(s) if s.is_open() => {}
         _ => {
             return Err(io::Error::new(

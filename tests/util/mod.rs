@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses the part it needs
 
+pub mod http;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -63,8 +65,20 @@ impl Server {
     /// Like `start`, letting the caller adjust the command (env, rlimits, cwd).
     pub fn start_with(name: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
         let mut cmd = Command::new(example_path(name));
-        cmd.args(args)
-            .stdin(Stdio::piped())
+        cmd.args(args);
+        Server::spawn(name, cmd, adjust)
+    }
+
+    /// Starts example `name` under `wrapper`, a program and its options
+    /// that run the command after them (`strace -f -o LOG`, say).
+    pub fn start_under(wrapper: &[&str], name: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]).arg(example_path(name)).args(args);
+        Server::spawn(name, cmd, |_| {})
+    }
+
+    fn spawn(name: &str, mut cmd: Command, adjust: impl FnOnce(&mut Command)) -> Server {
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         cmd.env(
