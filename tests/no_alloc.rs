@@ -132,9 +132,8 @@ fn the_echo_path_allocates_nothing_per_message_after_warm_up() {
 #[test]
 fn over_tls_the_allocations_per_message_are_rustls_own() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let certs = util::certs();
-    let server_config = tls::server_config(&certs.cert_pem(), &certs.key_pem(), &[]).unwrap();
-    let client_config = tls::client_config(&certs.ca_pem(), &[]).unwrap();
+    let server_config = util::tls::server_config(&[]);
+    let client_config = util::tls::client_config();
     let (tx, rx) = mpsc::channel();
     let server = thread::spawn(move || {
         REACTOR_THREAD.with(|c| c.set(true));

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses the part it needs
 
+pub mod tls;
+
 pub mod http;
 
 use std::io::{BufRead, BufReader, Read, Write};
