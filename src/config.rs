@@ -70,6 +70,10 @@ pub struct Config {
     /// reactor's own microseconds between two callbacks count too: one
     /// reading per callback instead of two.
     pub slow_callback: Duration,
+    /// How long a TLS handshake may take (feature `tls`): a peer that has
+    /// not finished it by then is cut off, as a stalled handshake would
+    /// otherwise hold its connection forever.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             events_capacity: 1024,
             timing: false,
             slow_callback: Duration::from_millis(100),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

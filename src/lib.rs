@@ -80,10 +80,13 @@ mod handle;
 pub mod harness;
 mod protocol;
 mod reactor;
+mod sendfile;
 mod sources;
 mod stats;
 mod sys;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 mod workers;
 

@@ -38,6 +38,7 @@ use crate::batch::Batch;
 use crate::buffer::Pool;
 use crate::config::Config;
 use crate::handle;
+use crate::sendfile::Files;
 use crate::sources::{Source, StreamSource};
 use crate::timer::Timers;
 
@@ -55,6 +56,8 @@ pub(crate) struct Core<S> {
     timers: Timers<TimerKind<S>>,
     /// Where every buffer's storage comes from and goes back to.
     pool: Pool,
+    /// Files queued with `send_file`, by connection (`sendfile.rs`).
+    files: Files,
     /// What the running callback wrote to its own connection, sent in one
     /// write when it returns.
     batch: Batch,
@@ -116,6 +119,7 @@ impl<S: 'static> Core<S> {
             clock: Clock::new(),
             timers: Timers::default(),
             pool: Pool::default(),
+            files: Files::default(),
             batch: Batch::new(),
             ready: Vec::new(),
             dirty: Vec::new(),
@@ -238,6 +242,9 @@ impl<S: 'static> Core<S> {
         source.deregister(&self.registry);
         self.count_removed(&source);
         if let Source::Stream(stream) = &source {
+            if stream.transport.has(crate::transport::flag::FILE) {
+                self.files.remove(token);
+            }
             self.streams -= 1;
             if stream.transport.is_socket() {
                 self.sockets -= 1;

@@ -164,6 +164,13 @@ impl<S: 'static> Core<S> {
         );
     }
 
+    /// `n` bytes of a stream's queued output left its buffer for a layer
+    /// under it (STARTTLS: the plaintext owed ahead of the first record).
+    #[cfg(feature = "tls")]
+    pub(crate) fn output_handed_over(&mut self, n: usize) {
+        self.counters.queued_changed(n, 0);
+    }
+
     /// A listener accepted a connection.
     pub(crate) fn count_accepted(&mut self) {
         self.counters.accepted += 1;

@@ -15,9 +15,9 @@
 //! | [`resp`] | `resp_server` | a key-value store speaking Redis's protocol |
 //!
 //! [`server`] is what every example program does the same way at start-up
-//! (and SIGUSR1's statistics line); [`stats`] the reactor's statistics as
-//! the servers' reports name them; [`blocking`] the signal handling of the
-//! guide's two blocking servers.
+//! ([`tls`] its TLS flags, and SIGUSR1's statistics line); [`stats`] the
+//! reactor's statistics as the servers' reports name them; [`blocking`] the
+//! signal handling of the guide's two blocking servers.
 
 pub mod blocking;
 pub mod chat;
@@ -28,6 +28,7 @@ pub mod resp;
 pub mod server;
 pub mod stats;
 pub mod stdin_logger;
+pub mod tls;
 pub mod upload;
 
 #[cfg(test)]
