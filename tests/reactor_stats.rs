@@ -183,6 +183,42 @@ fn output_queued_for_a_slow_reader_is_counted_and_its_peak_kept() {
     assert_eq!(stats_of(&server.handle).queued, 0);
 }
 
+/// Writes a line, then 3 MiB of a file with `send_file`, when the peer
+/// connects.
+struct FileSender(std::path::PathBuf);
+
+const FILE_LEN: u64 = 3 << 20;
+
+impl Protocol for FileSender {
+    fn connection_made(&mut self, ctx: &mut Ctx) {
+        ctx.write(b"head\n");
+        let file = std::fs::File::open(&self.0).expect("the test's file");
+        assert!(ctx.send_file(file, 0, FILE_LEN));
+    }
+
+    fn data_received(&mut self, _ctx: &mut Ctx, data: &[u8]) -> usize {
+        data.len()
+    }
+}
+
+#[test]
+fn bytes_sent_from_a_file_count_as_written() {
+    let path = std::env::temp_dir().join(format!("sockloop-stats-file-{}", std::process::id()));
+    std::fs::write(&path, vec![9u8; FILE_LEN as usize]).unwrap();
+    let file = path.clone();
+    let server = serve_tcp(Config::default(), move || FileSender(file.clone()));
+    let mut client = util::connect(server.info);
+    let total = 5 + FILE_LEN as usize;
+    assert_eq!(read_exact(&mut client, total).len(), total);
+    wait_until("the file is counted", || {
+        stats_of(&server.handle).bytes_written == total as u64
+    });
+    let conns = connections_of(&server.handle);
+    assert_eq!(conns[0].bytes_written, total as u64);
+    assert_eq!(conns[0].queued, 0);
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn a_connection_closed_with_output_queued_takes_it_out_of_the_total() {
     let server = serve_tcp(Config::default(), || Flood);
