@@ -69,10 +69,12 @@ pub struct Stats {
     pub accepted: u64,
     /// Socket connections closed.
     pub closed: u64,
-    /// Bytes read from streams (sockets and pipes) and datagram sockets.
+    /// Bytes read from streams (sockets and pipes) and datagram sockets
+    /// (for a TLS connection, the plaintext).
     pub bytes_read: u64,
-    /// Bytes the streams and datagram sockets took (output still queued is
-    /// not written yet).
+    /// Bytes the streams and datagram sockets took, files sent with
+    /// `send_file` included (output still queued is not written yet; for a
+    /// TLS connection, the plaintext).
     pub bytes_written: u64,
     /// Bytes queued for streams now, waiting for their peers to read.
     pub queued: usize,
