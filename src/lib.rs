@@ -63,6 +63,8 @@
 #![deny(missing_docs)]
 
 mod addr;
+#[cfg(not(mio_unsupported_force_poll_poll))]
+mod alarm;
 mod batch;
 mod buffer;
 pub mod codec;
