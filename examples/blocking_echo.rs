@@ -15,7 +15,7 @@
 //! client being served has its echo, then the server exits 0. That takes a
 //! second thread, since this one sleeps in `accept` or `read` and cannot
 //! look at a "please stop" flag: the signal thread wakes it by shutting down
-//! the socket it sleeps on (examples/common/blocking_shutdown.rs), one of
+//! the socket it sleeps on (examples/lib/src/blocking.rs), one of
 //! the things the reactor of the later chapters does without.
 //!
 //! The whole server is two nested loops: `accept` a client, then `read` and
@@ -24,18 +24,14 @@
 //! sends waits in the socket's receive buffer) but this program does not look
 //! at it until the first client has gone.
 
-#[path = "common/blocking_shutdown.rs"]
-mod blocking_shutdown;
-mod common;
-
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use blocking_shutdown::Shutdown;
 use clap::Parser;
-use common::OrFail;
 use log::{info, warn};
+use sockloop_examples::blocking::Shutdown;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "Blocking TCP echo server: one client at a time")]
@@ -52,11 +48,11 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let listener =
         TcpListener::bind(args.addr.as_str()).or_fail(&format!("listening on {}", args.addr));
     let shutdown = Shutdown::on_signals(&listener).or_fail("installing signal handlers");
-    common::announce(listener.local_addr().or_fail("reading the bound address"));
+    server::announce(listener.local_addr().or_fail("reading the bound address"));
     loop {
         // Blocks until a client connects, or a signal shuts the listener down.
         match listener.accept() {

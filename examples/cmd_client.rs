@@ -18,13 +18,11 @@
 //! A plain blocking client on purpose: it has one thing to wait for at a
 //! time, and the reactor is the server's business.
 
-mod common;
-
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::TcpStream;
 
 use clap::Parser;
-use common::OrFail;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "Runs commands on a cmd_server and prints their output")]
@@ -62,7 +60,7 @@ fn run(stream: &mut TcpStream, command: &str) -> io::Result<Vec<u8>> {
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let mut stream =
         TcpStream::connect(args.addr.as_str()).or_fail(&format!("connecting to {}", args.addr));
     let interactive = io::stdin().is_terminal();

@@ -12,15 +12,13 @@
 //! of input, half-closes the connection: the server sees EOF, sends its last
 //! replies, closes, and the client exits once it has printed them.
 
-mod common;
-
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use common::OrFail;
 use sockloop::{Ctx, Protocol, Reactor, Token};
+use sockloop_examples::server::{self, OrFail};
 
 /// What the two sources share.
 #[derive(Default)]
@@ -123,7 +121,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    common::init_client_logging();
+    server::init_client_logging();
     let mut reactor = Reactor::with_state(Client::default()).or_fail("creating the reactor");
     let server = reactor
         .connect_tcp(args.addr, ServerConn)

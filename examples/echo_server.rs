@@ -12,21 +12,10 @@
 //! line on stdout names the address actually bound. Ctrl-C or SIGTERM flush
 //! what is queued and exit 0.
 
-mod common;
-
 use clap::Parser;
-use common::OrFail;
-use sockloop::{Ctx, Protocol, Reactor, Workers};
-
-/// The whole protocol: consume everything, write it back.
-struct Echo;
-
-impl Protocol for Echo {
-    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
-        ctx.write(data);
-        data.len()
-    }
-}
+use sockloop::{Config, Reactor, Workers};
+use sockloop_examples::echo::Echo;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "TCP echo server on the sockloop reactor")]
@@ -44,28 +33,15 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     if args.threads > 1 && args.unix.is_none() {
         return serve_threads(&args);
     }
-    let mut reactor = Reactor::new().or_fail("creating the reactor");
-    let listener = match &args.unix {
-        Some(path) => reactor
-            .listen_unix(path, || Echo)
-            .or_fail(&format!("listening on {}", path.display())),
-        None => reactor
-            .listen_tcp(args.addr.as_str(), || Echo)
-            .or_fail(&format!("listening on {}", args.addr)),
+    let addr = match &args.unix {
+        Some(path) => format!("unix:{}", path.display()),
+        None => args.addr.clone(),
     };
-    reactor
-        .shutdown_on_signals()
-        .or_fail("installing signal handlers");
-    common::announce(
-        reactor
-            .local_addr(listener)
-            .or_fail("reading the bound address"),
-    );
-    reactor.run().or_fail("running the reactor");
+    server::listen((), Config::default(), &addr, || Echo).run();
 }
 
 /// One reactor per thread, each with its own listener on the shared port.
@@ -81,6 +57,6 @@ fn serve_threads(args: &Args) {
         },
     )
     .or_fail(&format!("listening on {}", args.addr));
-    common::announce(workers.local_addr());
+    server::announce(workers.local_addr());
     workers.join().or_fail("running the reactors");
 }

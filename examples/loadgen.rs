@@ -28,16 +28,14 @@
 //! 1 if any byte came back wrong, any connection failed or was lost, or no
 //! message was echoed at all.
 
-mod common;
-
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::OrFail;
 use sockloop::{Config, Ctx, Protocol, Reactor, Token};
+use sockloop_examples::server::{self, OrFail};
 
 /// The pattern repeats every `PERIOD` bytes: a prime, so that messages of
 /// any power-of-two size start at ever different points of it.
@@ -818,9 +816,9 @@ fn print_report(bench: &Bench, report: &Report) {
 
 fn main() {
     let args = Args::parse();
-    common::init_client_logging();
+    server::init_client_logging();
     if args.hold > 0.0 && args.max_msgs.is_none() {
-        common::fail("--hold", "needs --max-msgs");
+        server::fail("--hold", "needs --max-msgs");
     }
     raise_fd_limit();
     let plan = Plan {

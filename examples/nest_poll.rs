@@ -17,16 +17,8 @@
 //! Ctrl-C or SIGTERM reach the reactor through its fd like any event: it
 //! shuts down gracefully and the program exits 0.
 
-mod common;
-#[path = "common/nested.rs"]
-mod nested;
-
-use std::io::{self, Read};
-use std::os::fd::AsRawFd;
-use std::time::Duration;
-
 use clap::Parser;
-use common::OrFail;
+use sockloop_examples::server;
 
 #[derive(Parser)]
 #[command(about = "An echo server on a sockloop reactor nested in a bare poll(2) loop")]
@@ -42,13 +34,20 @@ struct Args {
 #[cfg(mio_unsupported_force_poll_poll)]
 fn main() {
     let _ = Args::parse();
-    common::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
+    server::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
 }
 
 #[cfg(not(mio_unsupported_force_poll_poll))]
 fn main() {
+    use std::io::{self, Read};
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    use sockloop_examples::nested;
+    use sockloop_examples::server::OrFail;
+
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let mut reactor = nested::echo_reactor(&args.addr);
     let mut stdin = Some(io::stdin());
     let mut line = Vec::new();
@@ -65,7 +64,7 @@ fn main() {
         if unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) } < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
-                common::fail("poll", e);
+                server::fail("poll", e);
             }
             continue;
         }
@@ -104,7 +103,7 @@ fn pollfd(fd: i32) -> libc::pollfd {
 /// `poll(2)` counts milliseconds; rounded down, it would wake a little
 /// before the deadline, to a turn with nothing due yet.
 #[cfg(not(mio_unsupported_force_poll_poll))]
-fn millis_rounded_up(t: Duration) -> i32 {
+fn millis_rounded_up(t: std::time::Duration) -> i32 {
     let ms = t.as_nanos().div_ceil(1_000_000);
     ms.min(i32::MAX as u128) as i32
 }

@@ -14,11 +14,8 @@
 //! `run_once` with a zero timeout. Ctrl-C or SIGTERM reach the reactor
 //! through its fd: it shuts down gracefully and the program exits 0.
 
-mod common;
-#[path = "common/nested.rs"]
-mod nested;
-
 use clap::Parser;
+use sockloop_examples::server;
 
 #[derive(Parser)]
 #[command(about = "An echo server on a sockloop reactor nested in tokio")]
@@ -34,15 +31,15 @@ struct Args {
 #[cfg(mio_unsupported_force_poll_poll)]
 fn main() {
     let _ = Args::parse();
-    common::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
+    server::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
 }
 
 #[cfg(not(mio_unsupported_force_poll_poll))]
 fn main() {
-    use common::OrFail;
+    use sockloop_examples::server::OrFail;
 
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -57,7 +54,8 @@ fn main() {
 async fn serve(args: Args) {
     use std::time::Duration;
 
-    use common::OrFail;
+    use sockloop_examples::nested;
+    use sockloop_examples::server::OrFail;
     use tokio::io::unix::AsyncFd;
     use tokio::io::{AsyncBufReadExt, BufReader, Interest};
 

@@ -109,7 +109,7 @@ impl Client {
 fn main() -> ExitCode {
     // A bad flag: clap prints the usage and exits with status 2.
     let args = Args::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    sockloop_examples::server::init_logging();
 
     match start(args.addr).and_then(serve) {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@
 //! clients, every connected one has its echo, then exit 0. As in
 //! `blocking_echo`, its threads sleep in `accept` and `read` with no way to
 //! look at a "please stop" flag, so a signal thread wakes them by shutting
-//! down the sockets they sleep on (examples/common/blocking_shutdown.rs).
+//! down the sockets they sleep on (examples/lib/src/blocking.rs).
 //!
 //! The main thread only accepts; each client gets a thread of its own that
 //! runs the blocking echo loop of `blocking_echo` until the client leaves.
@@ -21,19 +21,15 @@
 //! default, of which only the pages touched become resident) and its own
 //! kernel task. The guide measures it with 10,000 idle clients.
 
-#[path = "common/blocking_shutdown.rs"]
-mod blocking_shutdown;
-mod common;
-
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use blocking_shutdown::Shutdown;
 use clap::Parser;
-use common::OrFail;
 use log::{debug, info, warn};
+use sockloop_examples::blocking::Shutdown;
+use sockloop_examples::server::{self, OrFail};
 
 #[derive(Parser)]
 #[command(about = "Thread-per-client TCP echo server")]
@@ -50,11 +46,11 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let listener =
         TcpListener::bind(args.addr.as_str()).or_fail(&format!("listening on {}", args.addr));
     let shutdown = Shutdown::on_signals(&listener).or_fail("installing signal handlers");
-    common::announce(listener.local_addr().or_fail("reading the bound address"));
+    server::announce(listener.local_addr().or_fail("reading the bound address"));
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(pair) => pair,

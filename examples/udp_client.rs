@@ -21,8 +21,6 @@
 //! for its answer or the timeout), so a read timeout on the socket is all
 //! the waiting it needs.
 
-mod common;
-
 use std::ffi::CString;
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
@@ -34,7 +32,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::OrFail;
+use sockloop_examples::server::{self, OrFail};
 
 /// How long to wait for an answer before giving up on it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -200,7 +198,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let socket = match &args.unix {
         Some(path) => Socket::unix(path).or_fail("binding a Unix datagram socket"),
         None => Socket::udp(&args.addr).or_fail(&format!("preparing to send to {}", args.addr)),

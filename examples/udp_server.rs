@@ -16,15 +16,13 @@
 //! each reply is addressed to the sender of the datagram it answers. A
 //! datagram is a message, never a piece of one, so no framing is needed.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
-use common::OrFail;
 use log::debug;
 use sockloop::{Addr, Ctx, DatagramProtocol, Reactor};
+use sockloop_examples::server::{self, OrFail};
 
 /// The stdout line for a datagram: the sender, then the text without the
 /// line ending a client typing lines would send.
@@ -62,7 +60,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    common::init_logging();
+    server::init_logging();
     let mut reactor = Reactor::new().or_fail("creating the reactor");
     let socket = match &args.unix {
         Some(path) => reactor
@@ -75,7 +73,7 @@ fn main() {
     reactor
         .shutdown_on_signals()
         .or_fail("installing signal handlers");
-    common::announce(
+    server::announce(
         reactor
             .local_addr(socket)
             .or_fail("reading the bound address"),

@@ -318,3 +318,64 @@ fn echo_client_stops_sending_at_an_exit_line() {
     assert_eq!(finished.stdout, "before\n");
     assert_eq!(finished.code, Some(0), "stderr: {}", finished.stderr);
 }
+
+/// `RUST_LOG=sockloop=trace` shows both directions of the loop: what each
+/// connection read, what it wrote, what the socket refused and queued, and
+/// when the queue drained (the guide's chapter 5 walks through these lines).
+#[test]
+fn the_trace_log_shows_the_write_half_too() {
+    let log = std::env::temp_dir().join(format!("sockloop-trace-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut server = Server::start_with("echo_server", &["--addr", "127.0.0.1:0"], |cmd| {
+        cmd.env("RUST_LOG", "sockloop=trace")
+            .stderr(Stdio::from(file));
+    });
+    assert_echoes(&server, "hello");
+    // A client that sends much more than the sockets hold before it reads:
+    // the echo meets a full socket, queues, and drains once it reads.
+    let mut big = server.connect();
+    let total = 16 << 20;
+    let mut writer = big.try_clone().unwrap();
+    let sender = thread::spawn(move || writer.write_all(&vec![b'x'; total]).unwrap());
+    thread::sleep(Duration::from_millis(500));
+    let mut received = 0;
+    let mut buf = vec![0; 1 << 16];
+    while received < total {
+        let n = big.read(&mut buf).unwrap();
+        assert!(n > 0, "the echo stopped at {received} bytes");
+        received += n;
+    }
+    sender.join().unwrap();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(EXIT_LIMIT), Some(0));
+    let trace = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    // Lines look like `... TRACE sockloop::core::write] #2 wrote 6 bytes`.
+    let has = |what: &str, end: &str| {
+        trace
+            .lines()
+            .any(|line| line.contains(what) && line.ends_with(end))
+    };
+    assert!(
+        has("] #", " read 6 bytes"),
+        "no read line:\n{}",
+        tail(&trace)
+    );
+    assert!(
+        has("] #", " wrote 6 bytes"),
+        "no write line:\n{}",
+        tail(&trace)
+    );
+    assert!(
+        has(" queued ", " bytes"),
+        "no queued line:\n{}",
+        tail(&trace)
+    );
+    assert!(has("] #", " drained"), "no drained line:\n{}", tail(&trace));
+}
+
+/// The last lines of a log, for an assertion's message.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -90,7 +90,7 @@ fn example_names(text: &str) -> BTreeSet<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            // A file inside a folder of examples (`examples/common/x.rs`)
+            // A file inside a folder of examples (`examples/lib/src/x.rs`)
             // is a path, checked by `every_file_the_guide_points_to_exists`.
             let in_folder = marker == "examples/" && rest[name.len()..].starts_with('/');
             // `NAME` in capitals is a placeholder in the conventions.

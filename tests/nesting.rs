@@ -12,11 +12,12 @@
 
 mod util;
 
+#[cfg_attr(mio_unsupported_force_poll_poll, allow(unused_imports))]
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
 
 use sockloop::{Ctx, Protocol, Reactor};
-use util::{PATIENCE, Server};
+use util::PATIENCE;
 
 // ----- in-process --------------------------------------------------------------
 
@@ -221,102 +222,105 @@ mod by_fd {
 
 // ----- the examples, as processes ----------------------------------------------
 
-/// The nesting examples and the flags to test each with: the whole rule
-/// everywhere, and the fd alone where the reactor keeps it readable itself.
-fn variants() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut all = Vec::new();
-    for name in ["nest_poll", "nest_tokio"] {
-        all.push((name, vec!["--addr", "127.0.0.1:0"]));
-        if cfg!(any(target_os = "linux", target_os = "android")) {
-            all.push((name, vec!["--addr", "127.0.0.1:0", "--fd-only"]));
-        }
-    }
-    all
-}
-
-fn command(server: &mut Server, line: &str) {
-    let stdin = server.stdin.as_mut().expect("stdin piped");
-    stdin.write_all(line.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-}
-
-fn next_line(server: &mut Server) -> String {
-    #[cfg(not(mio_unsupported_force_poll_poll))]
-    if server.stdout.buffer().is_empty() {
-        use std::os::fd::AsRawFd;
-        let fd = server.stdout.get_ref().as_raw_fd();
-        let wait = PATIENCE.as_millis() as i32;
-        assert!(
-            by_fd::poll_readable(fd, wait),
-            "no line within {PATIENCE:?}"
-        );
-    }
-    let mut line = String::new();
-    server.stdout.read_line(&mut line).unwrap();
-    line.trim_end().to_string()
-}
-
-/// How late a 50 ms timer may fire and still count as on time here: a
-/// loaded machine can hold a process back for tens of milliseconds. Without
-/// the alarm and with `--fd-only`, it would not fire at all.
-const SLACK_MS: f64 = 150.0;
-
 #[cfg(not(mio_unsupported_force_poll_poll))]
-#[test]
-fn a_50_ms_timer_fires_on_time_in_both_nesting_examples() {
-    for (name, args) in variants() {
-        let mut server = Server::start(name, &args);
-        for _ in 0..3 {
-            command(&mut server, "timer 50\n");
-            let line = next_line(&mut server);
-            let after: f64 = line
-                .strip_prefix("timer: 50 ms timer fired after ")
-                .and_then(|rest| rest.strip_suffix(" ms"))
-                .and_then(|ms| ms.parse().ok())
-                .unwrap_or_else(|| panic!("{name} {args:?}: {line:?}"));
-            eprintln!("{name} {args:?}: fired after {after} ms");
+mod examples {
+    use super::*;
+    use util::Server;
+
+    /// The nesting examples and the flags to test each with: the whole rule
+    /// everywhere, and the fd alone where the reactor keeps it readable itself.
+    fn variants() -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut all = Vec::new();
+        for name in ["nest_poll", "nest_tokio"] {
+            all.push((name, vec!["--addr", "127.0.0.1:0"]));
+            if cfg!(any(target_os = "linux", target_os = "android")) {
+                all.push((name, vec!["--addr", "127.0.0.1:0", "--fd-only"]));
+            }
+        }
+        all
+    }
+
+    fn command(server: &mut Server, line: &str) {
+        let stdin = server.stdin.as_mut().expect("stdin piped");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn next_line(server: &mut Server) -> String {
+        if server.stdout.buffer().is_empty() {
+            use std::os::fd::AsRawFd;
+            let fd = server.stdout.get_ref().as_raw_fd();
+            let wait = PATIENCE.as_millis() as i32;
             assert!(
-                (50.0..50.0 + SLACK_MS).contains(&after),
-                "{name} {args:?}: fired after {after} ms"
+                by_fd::poll_readable(fd, wait),
+                "no line within {PATIENCE:?}"
             );
         }
-        command(&mut server, "quit\n");
-        assert_eq!(server.wait_exit(PATIENCE), Some(0), "{name} {args:?}");
+        let mut line = String::new();
+        server.stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_string()
     }
-}
 
-/// 4 MiB echoed while nested, to a client that reads nothing until both
-/// directions are jammed: the reactor pauses reading it (output over the
-/// high watermark) and resumes it as the client drains its echo, with the
-/// rest of the input already waiting in the socket. Flow control, the read
-/// budget and the ready list all at work inside another loop. (The ready
-/// list alone, with nothing else to wake the loop, is
-/// `on_linux_the_ready_list_keeps_the_fd_readable_until_it_is_empty`.)
-#[cfg(not(mio_unsupported_force_poll_poll))]
-#[test]
-fn a_large_echo_through_the_ready_list_comes_back_whole_in_both_nesting_examples() {
-    const SIZE: usize = 4 << 20;
-    for (name, args) in variants() {
-        let mut server = Server::start(name, &args);
-        let mut client = server.connect();
-        let mut writer = client.try_clone().unwrap();
-        let sent = std::thread::spawn(move || {
-            let data = util::pattern(7, 0, SIZE);
-            writer.write_all(&data).unwrap();
-        });
-        std::thread::sleep(Duration::from_millis(300)); // jammed by now
-        client.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut got = vec![0; SIZE];
-        client
-            .read_exact(&mut got)
-            .unwrap_or_else(|e| panic!("{name} {args:?}: echo stalled: {e}"));
-        sent.join().unwrap();
-        assert_eq!(util::pattern_mismatch(7, 0, &got), None, "{name} {args:?}");
-        command(&mut server, "connections\n");
-        assert_eq!(next_line(&mut server), "connections: 1", "{name} {args:?}");
-        drop(client);
-        server.signal(libc::SIGTERM); // through the reactor's fd, like any event
-        assert_eq!(server.wait_exit(PATIENCE), Some(0), "{name} {args:?}");
+    /// How late a 50 ms timer may fire and still count as on time here: a
+    /// loaded machine can hold a process back for tens of milliseconds. Without
+    /// the alarm and with `--fd-only`, it would not fire at all.
+    const SLACK_MS: f64 = 150.0;
+
+    #[test]
+    fn a_50_ms_timer_fires_on_time_in_both_nesting_examples() {
+        for (name, args) in variants() {
+            let mut server = Server::start(name, &args);
+            for _ in 0..3 {
+                command(&mut server, "timer 50\n");
+                let line = next_line(&mut server);
+                let after: f64 = line
+                    .strip_prefix("timer: 50 ms timer fired after ")
+                    .and_then(|rest| rest.strip_suffix(" ms"))
+                    .and_then(|ms| ms.parse().ok())
+                    .unwrap_or_else(|| panic!("{name} {args:?}: {line:?}"));
+                eprintln!("{name} {args:?}: fired after {after} ms");
+                assert!(
+                    (50.0..50.0 + SLACK_MS).contains(&after),
+                    "{name} {args:?}: fired after {after} ms"
+                );
+            }
+            command(&mut server, "quit\n");
+            assert_eq!(server.wait_exit(PATIENCE), Some(0), "{name} {args:?}");
+        }
+    }
+
+    /// 4 MiB echoed while nested, to a client that reads nothing until both
+    /// directions are jammed: the reactor pauses reading it (output over the
+    /// high watermark) and resumes it as the client drains its echo, with the
+    /// rest of the input already waiting in the socket. Flow control, the read
+    /// budget and the ready list all at work inside another loop. (The ready
+    /// list alone, with nothing else to wake the loop, is
+    /// `on_linux_the_ready_list_keeps_the_fd_readable_until_it_is_empty`.)
+    #[test]
+    fn a_large_echo_through_the_ready_list_comes_back_whole_in_both_nesting_examples() {
+        const SIZE: usize = 4 << 20;
+        for (name, args) in variants() {
+            let mut server = Server::start(name, &args);
+            let mut client = server.connect();
+            let mut writer = client.try_clone().unwrap();
+            let sent = std::thread::spawn(move || {
+                let data = util::pattern(7, 0, SIZE);
+                writer.write_all(&data).unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(300)); // jammed by now
+            client.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut got = vec![0; SIZE];
+            client
+                .read_exact(&mut got)
+                .unwrap_or_else(|e| panic!("{name} {args:?}: echo stalled: {e}"));
+            sent.join().unwrap();
+            assert_eq!(util::pattern_mismatch(7, 0, &got), None, "{name} {args:?}");
+            command(&mut server, "connections\n");
+            assert_eq!(next_line(&mut server), "connections: 1", "{name} {args:?}");
+            drop(client);
+            server.signal(libc::SIGTERM); // through the reactor's fd, like any event
+            assert_eq!(server.wait_exit(PATIENCE), Some(0), "{name} {args:?}");
+        }
     }
 }
 

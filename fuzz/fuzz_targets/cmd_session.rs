@@ -16,13 +16,11 @@
 //! is cut into reads.
 
 #![no_main]
-// The example's `main` and flags come along, unused here.
-#![allow(dead_code)]
 
-// The example's items become this crate's own (see build.rs).
-include!(concat!(env!("OUT_DIR"), "/cmd_server.rs"));
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use sockloop_examples::cmd::{MAX_COMMAND, Policy, Session};
 
 /// Splits `out` into answers: (length digits, body) with the body possibly
 /// still missing for the last one. Panics on anything else.

@@ -1,4 +1,4 @@
-//! The HTTP server's request handling (examples/http_server/request.rs and
+//! The HTTP server's request handling (examples/lib/src/http/request.rs and
 //! files.rs, compiled as written): head parsing and the mapping from a
 //! request target to a file.
 //!
@@ -14,12 +14,6 @@
 
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../examples/http_server/files.rs"]
-mod files;
-#[allow(dead_code)]
-#[path = "../../examples/http_server/request.rs"]
-mod request;
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -27,8 +21,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
-use files::{Target, resolve};
-use request::{Head, MAX_HEAD, parse_head};
+use sockloop_examples::http::files::{Target, resolve};
+use sockloop_examples::http::request::{Head, MAX_HEAD, parse_head};
 
 const SECRET: &[u8] = b"SECRET: this file is outside the root";
 
@@ -105,7 +99,7 @@ fn final_answer(head: &Head) -> Option<String> {
     match head {
         Head::Partial => None,
         Head::Complete(request, n) => Some(format!("{request:?} {n}")),
-        Head::Invalid(status) => Some(format!("invalid {status}")),
+        Head::Invalid(status) => Some(format!("invalid {status:?}")),
     }
 }
 

@@ -22,14 +22,16 @@
 //! stored; never a wrong file, never no answer.
 
 #![no_main]
-// The example's `main` and flags come along, unused here.
-#![allow(dead_code)]
 
-// The example's items become this crate's own (see build.rs).
-include!(concat!(env!("OUT_DIR"), "/upload_server.rs"));
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sockloop::harness::Harness;
+use sockloop_examples::upload::{Settings, Upload, is_plain_file_name};
 
 /// A scratch area in memory (tmpfs: `commit` calls fsync) with one upload
 /// directory per run, so the runs can be compared.

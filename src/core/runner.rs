@@ -94,7 +94,7 @@ impl<S: 'static> Core<S> {
                 match (self.batch.take(input), source.as_stream_mut()) {
                     (Some((_, bytes)), Some(s)) => {
                         let result = s.transport.send_or_queue(&mut self.pool, bytes);
-                        Some((result, s.transport.queued() > 0))
+                        Some((result, s.transport.queued(), bytes.len()))
                     }
                     _ => None,
                 }
@@ -105,8 +105,9 @@ impl<S: 'static> Core<S> {
                 None
             }
         };
-        if let Some((result, backlog)) = sent {
-            self.after_send(token, result, backlog);
+        if let Some((result, queued, len)) = sent {
+            // A batch is only opened on a connection with nothing queued.
+            self.after_send(token, result, len, 0, queued);
         }
         let result = match result {
             Ok(r) => Some(r),

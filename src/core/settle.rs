@@ -12,10 +12,10 @@
 use std::io;
 use std::mem;
 
-use log::warn;
+use log::{trace, warn};
 use mio::Token;
 
-use super::Core;
+use super::{Core, show};
 use crate::sources::{self, Source, stream};
 use crate::transport::flag;
 
@@ -153,9 +153,13 @@ impl<S: 'static> Core<S> {
             return;
         }
         if t.queued() > 0 && !t.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
+            let before = t.queued();
             if let Err(e) = t.flush() {
                 self.abort(token, e);
                 return; // abort queued it again: closed in this same pass
+            }
+            if self.tracing {
+                trace_flush(token, before, t.queued());
             }
         }
         let queued = t.queued();
@@ -201,5 +205,17 @@ impl<S: 'static> Core<S> {
     pub(crate) fn request_shutdown(&mut self) {
         self.shutdown.requested = true;
         self.pending = true;
+    }
+}
+
+/// The queued output went out (some or all) on a writable edge.
+#[cold]
+#[inline(never)]
+fn trace_flush(token: Token, before: usize, after: usize) {
+    if before > after {
+        trace!("{} wrote {} bytes", show(token), before - after);
+    }
+    if after == 0 {
+        trace!("{} drained", show(token));
     }
 }

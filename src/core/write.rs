@@ -16,9 +16,10 @@
 
 use std::io;
 
+use log::trace;
 use mio::Token;
 
-use super::Core;
+use super::{Core, show};
 
 /// A callback's own writes are batched (copied) up to this size; a larger
 /// write is sent at once with the batch before it, since copying it would
@@ -70,9 +71,10 @@ impl<S: 'static> Core<S> {
             _ => &[],
         };
         if let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) {
+            let (len, before) = (batched.len() + data.len(), s.transport.queued());
             let result = s.transport.send_both(&mut self.pool, batched, data);
-            let backlog = s.transport.queued() > 0;
-            self.after_send(token, result, backlog);
+            let queued = s.transport.queued();
+            self.after_send(token, result, len, before, queued);
         }
         true
     }
@@ -90,19 +92,62 @@ impl<S: 'static> Core<S> {
         if data.is_empty() {
             return true;
         }
+        let before = s.transport.queued();
         let result = s.transport.send_or_queue(&mut self.pool, data);
-        let backlog = s.transport.queued() > 0;
-        self.after_send(token, result, backlog);
+        let queued = s.transport.queued();
+        self.after_send(token, result, data.len(), before, queued);
         true
     }
 
-    /// What a send leaves to do: a backlog waits to be settled (flushed on
-    /// the next writable edge, watermarks applied), an error closes the
-    /// connection.
-    #[inline]
-    pub(super) fn after_send(&mut self, token: Token, result: io::Result<()>, backlog: bool) {
+    /// The write half of `RUST_LOG=sockloop=trace`, as the read path shows
+    /// the other: of `len` bytes written with `before` already queued and
+    /// `after` queued now, what went out and what waits.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_send(&self, token: Token, len: usize, before: usize, after: usize) {
+        let queued = after.saturating_sub(before).min(len);
+        if len > queued {
+            trace!("{} wrote {} bytes", show(token), len - queued);
+        }
+        if queued > 0 {
+            trace!("{} queued {queued} bytes", show(token));
+        }
+    }
+
+    /// What a send of `len` bytes leaves to do, `before` bytes having been
+    /// queued and `after` being queued now: a backlog waits to be settled
+    /// (flushed on the next writable edge, watermarks applied), an error
+    /// closes the connection; at `trace` level, a line says what went out
+    /// and what waits. The common case, all sent, is one test.
+    #[inline(always)]
+    pub(super) fn after_send(
+        &mut self,
+        token: Token,
+        result: io::Result<()>,
+        len: usize,
+        before: usize,
+        after: usize,
+    ) {
+        if after == 0 && result.is_ok() && !self.tracing {
+            return;
+        }
+        self.after_send_slow(token, result, len, before, after);
+    }
+
+    #[inline(never)]
+    fn after_send_slow(
+        &mut self,
+        token: Token,
+        result: io::Result<()>,
+        len: usize,
+        before: usize,
+        after: usize,
+    ) {
+        if self.tracing {
+            self.trace_send(token, len, before, after);
+        }
         match result {
-            Ok(()) if backlog => self.mark_dirty(token),
+            Ok(()) if after > 0 => self.mark_dirty(token),
             Ok(()) => {}
             Err(e) => self.abort(token, e),
         }

@@ -1,0 +1,462 @@
+//! Reading a request head. httparse does the parsing; this module adds the
+//! limits, and the decisions httparse leaves to a server: which version
+//! error is a 505, whether the connection stays open, how long the body is.
+
+use std::time::SystemTime;
+
+/// Longest request line accepted (414 beyond).
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Longest request head accepted, request line and headers together (431 beyond).
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Most header fields accepted (431 beyond).
+pub const MAX_HEADERS: usize = 64;
+
+/// One request head, with what the server needs from its headers. Method
+/// and target are borrowed from the input: no allocation per request.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The method as sent (`GET`, `HEAD`, ...).
+    pub method: &'a str,
+    /// The request target as sent: path, query and all, still percent-encoded.
+    pub target: &'a str,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    /// Whether the connection stays open after the response.
+    pub keep_alive: bool,
+    /// The `If-Modified-Since` date, if one was sent and parses.
+    pub if_modified_since: Option<SystemTime>,
+    /// Bytes of body that follow the head (`Content-Length`), to be skipped.
+    pub body_len: u64,
+}
+
+/// What the bytes at the front of the input hold.
+#[derive(Debug)]
+pub enum Head<'a> {
+    /// Not a whole head yet: wait for more.
+    Partial,
+    /// A request whose head took this many bytes.
+    Complete(Request<'a>, usize),
+    /// A head the server refuses, and why. The connection cannot be
+    /// trusted to be in step any more.
+    Invalid(Refusal),
+}
+
+/// What is wrong with a request the server refuses: the status to answer
+/// and the sentence its page says, so that whoever wrote the client can
+/// tell what to fix. Each 400 names its own reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request line is not `METHOD TARGET HTTP/x.y` (a bad character in
+    /// the method or target, a missing part, garbage for a version).
+    BadRequestLine,
+    /// A header line is not `Name: value` with a token for its name and no
+    /// control characters in its value.
+    BadHeader,
+    /// A line of the head ends in a carriage return not followed by a line feed.
+    BadLineEnding,
+    /// HTTP/1.1 without `Host` (RFC 9112 section 3.2).
+    MissingHost,
+    /// More than one `Host` (RFC 9112 section 3.2).
+    RepeatedHost,
+    /// `Content-Length` that is not digits only.
+    BadContentLength,
+    /// Several `Content-Length`s that disagree (RFC 9112 section 6.3).
+    ConflictingContentLength,
+    /// A `Transfer-Encoding` body, which this server does not decode.
+    TransferEncoding,
+    /// A target that is neither a path nor an absolute `http://` URL.
+    BadTarget,
+    /// A `%` in the path not followed by two hex digits.
+    BadPathEncoding,
+    /// 414: the request line is over [`MAX_REQUEST_LINE`].
+    RequestLineTooLong,
+    /// 431: the head is over [`MAX_HEAD`].
+    HeadTooLarge,
+    /// 431: more than [`MAX_HEADERS`] header fields.
+    TooManyHeaders,
+    /// 505: a well-formed version other than 1.0 and 1.1.
+    UnsupportedVersion,
+    /// 408: the head did not arrive within the header timeout.
+    Timeout,
+}
+
+impl Refusal {
+    /// The status answered.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::RequestLineTooLong => 414,
+            Refusal::HeadTooLarge | Refusal::TooManyHeaders => 431,
+            Refusal::UnsupportedVersion => 505,
+            Refusal::Timeout => 408,
+            _ => 400,
+        }
+    }
+
+    /// The sentence on the error page (plain text: nothing from the request
+    /// is echoed into the HTML).
+    pub fn detail(self) -> &'static str {
+        match self {
+            Refusal::BadRequestLine => {
+                "The request line is malformed: it must be METHOD TARGET HTTP/1.1 \
+                 (or HTTP/1.0), separated by single spaces, with no spaces or \
+                 control characters in the target."
+            }
+            Refusal::BadHeader => {
+                "A header line is malformed: each must be a name (letters, digits \
+                 and a few marks such as - and _, no spaces), a colon, then a \
+                 value without control characters."
+            }
+            Refusal::BadLineEnding => {
+                "A line of the request head ends in a carriage return without a \
+                 line feed; lines end in CRLF."
+            }
+            Refusal::MissingHost => {
+                "The request has no Host header, which HTTP/1.1 requires \
+                 (for example Host: localhost)."
+            }
+            Refusal::RepeatedHost => "The request has more than one Host header.",
+            Refusal::BadContentLength => "The Content-Length header is not a plain decimal number.",
+            Refusal::ConflictingContentLength => {
+                "The request has several Content-Length headers that disagree."
+            }
+            Refusal::TransferEncoding => {
+                "This server takes no request body sent with Transfer-Encoding \
+                 (chunked or other); send Content-Length, or no body."
+            }
+            Refusal::BadTarget => {
+                "The request target is not a path: it must start with / \
+                 (or be an absolute http:// URL)."
+            }
+            Refusal::BadPathEncoding => {
+                "The path is badly percent-encoded: every % must be followed \
+                 by two hexadecimal digits (write a literal % as %25)."
+            }
+            Refusal::RequestLineTooLong => "The request line is longer than 8 KiB.",
+            Refusal::HeadTooLarge => "The request head is longer than 8 KiB.",
+            Refusal::TooManyHeaders => "The request has more than 64 header fields.",
+            Refusal::UnsupportedVersion => "This server speaks HTTP/1.0 and HTTP/1.1.",
+            Refusal::Timeout => "The request head took too long to arrive.",
+        }
+    }
+}
+
+/// Parses the request head at the front of `buf`.
+///
+/// The answer depends only on the bytes, never on how they were split
+/// across reads: every decision here is either final or "wait for more".
+pub fn parse_head(buf: &[u8]) -> Head<'_> {
+    // httparse skips empty lines before the request line (RFC 9112 §2.2);
+    // measure the line the same way.
+    let blank = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let line = &buf[blank..];
+    let line_end = line.iter().position(|&b| b == b'\n');
+    if line_end.unwrap_or(line.len()) > MAX_REQUEST_LINE {
+        return Head::Invalid(Refusal::RequestLineTooLong);
+    }
+    // Left uninitialised: httparse writes the fields it finds, and zeroing
+    // 64 of them for every request would be wasted work.
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let refusal = match request.parse_with_uninit_headers(buf, &mut headers) {
+        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => Refusal::HeadTooLarge,
+        Ok(httparse::Status::Complete(n)) => match interpret(&request) {
+            Ok(request) => return Head::Complete(request, n),
+            Err(refusal) => refusal,
+        },
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Refusal::HeadTooLarge,
+        Ok(httparse::Status::Partial) => return Head::Partial,
+        Err(httparse::Error::TooManyHeaders) => Refusal::TooManyHeaders,
+        // httparse only knows HTTP/1.0 and 1.1 and stops at the first byte
+        // that cannot be one of them. Whether that is another version (505)
+        // or garbage (400) shows once the request line is whole.
+        Err(httparse::Error::Version) => match line_end {
+            None => return Head::Partial,
+            Some(end) if names_other_version(&line[..end]) => Refusal::UnsupportedVersion,
+            Some(_) => Refusal::BadRequestLine,
+        },
+        // Only after the request line: a bad byte in the line itself is a
+        // Token or Version error.
+        Err(httparse::Error::HeaderName | httparse::Error::HeaderValue) => Refusal::BadHeader,
+        // After the version, or at the end of any line: which, the request
+        // line (or what there is of it yet) tells.
+        Err(httparse::Error::NewLine) => {
+            let line = line_end.map_or(line, |end| &line[..end]);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.contains(&b'\r')
+                && !line.ends_with(b"HTTP/1.0")
+                && !line.ends_with(b"HTTP/1.1")
+            {
+                Refusal::BadRequestLine
+            } else {
+                Refusal::BadLineEnding
+            }
+        }
+        // Token: the method or target; Status is a response's, never seen here.
+        Err(httparse::Error::Token | httparse::Error::Status) => Refusal::BadRequestLine,
+    };
+    Head::Invalid(refusal)
+}
+
+/// Whether the third word of a request line is `HTTP/<digits>[.<digits>]`,
+/// a well-formed version this server does not speak (`HTTP/2.0`, `HTTP/0.9`).
+fn names_other_version(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(version) = line.split(|&b| b == b' ').nth(2) else {
+        return false;
+    };
+    let Some(number) = version.strip_prefix(b"HTTP/") else {
+        return false;
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    match number.iter().position(|&b| b == b'.') {
+        Some(dot) => digits(&number[..dot]) && digits(&number[dot + 1..]),
+        None => digits(number),
+    }
+}
+
+/// The server's reading of a parsed head, or why it is refused.
+fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refusal> {
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(Refusal::BadRequestLine);
+    };
+    let mut close = false;
+    let mut keep_alive = false;
+    let mut host = false;
+    let mut body_len = None;
+    let mut if_modified_since = None;
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        // Checked as text only for the few fields read here, not for every
+        // User-Agent and Accept a browser sends.
+        let text = || std::str::from_utf8(header.value).unwrap_or("");
+        if name.eq_ignore_ascii_case("connection") {
+            for option in text().split(',').map(str::trim) {
+                close |= option.eq_ignore_ascii_case("close");
+                keep_alive |= option.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            // Two could name two different sites (RFC 9112 section 3.2).
+            if host {
+                return Err(Refusal::RepeatedHost);
+            }
+            host = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // Digits only, and repeated fields must agree (RFC 9112 §6.3):
+            // anything else could frame the next request differently for us
+            // than for a proxy in front of us.
+            let value = text();
+            let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            let len = value
+                .parse::<u64>()
+                .ok()
+                .filter(|_| valid)
+                .ok_or(Refusal::BadContentLength)?;
+            if body_len.is_some_and(|earlier| earlier != len) {
+                return Err(Refusal::ConflictingContentLength);
+            }
+            body_len = Some(len);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // This server takes no request bodies; Content-Length ones are
+            // skipped, chunked ones would need a decoder for nothing.
+            return Err(Refusal::TransferEncoding);
+        } else if name.eq_ignore_ascii_case("if-modified-since") {
+            if_modified_since = httpdate::parse_http_date(text().trim()).ok();
+        }
+    }
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTP/1.0 predates it.
+    if minor == 1 && !host {
+        return Err(Refusal::MissingHost);
+    }
+    Ok(Request {
+        method,
+        target,
+        minor,
+        keep_alive: !close && (minor == 1 || keep_alive),
+        if_modified_since,
+        body_len: body_len.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(input: &[u8]) -> (Request<'_>, usize) {
+        match parse_head(input) {
+            Head::Complete(request, n) => (request, n),
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    fn refusal(input: &[u8]) -> Refusal {
+        match parse_head(input) {
+            Head::Invalid(refusal) => refusal,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        let (r, _) = complete(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(r.keep_alive);
+        let (r, _) = complete(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        assert!(!r.keep_alive);
+        let (r, _) = complete(b"GET / HTTP/1.0\r\n\r\n");
+        assert!(!r.keep_alive);
+        let (r, _) = complete(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(r.keep_alive && r.minor == 0);
+        let (r, _) = complete(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn head_length_excludes_what_follows() {
+        let input = b"\r\nGET /a?b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET";
+        let (r, n) = complete(input);
+        assert_eq!(&input[n..], b"xyzGET");
+        assert_eq!((r.method, r.target, r.body_len), ("GET", "/a?b", 3));
+    }
+
+    #[test]
+    fn refusals() {
+        use Refusal::*;
+        let cases: [(&[u8], Refusal); 20] = [
+            (b"GET / HTTP/1.1\r\n\r\n", MissingHost),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                RepeatedHost,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+                RepeatedHost,
+            ),
+            (b"G(T / HTTP/1.1\r\n", BadRequestLine),
+            (b"GET /a\x01b HTTP/1.1\r\n", BadRequestLine),
+            (b"GET / HTTP/1.1x\r\n\r\n", BadRequestLine),
+            (b"GET / XTTP/1.1\r\n\r\n", BadRequestLine),
+            (b"GET /a b HTTP/2.0\r\n\r\n", BadRequestLine),
+            (b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", BadHeader),
+            (b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n", BadHeader),
+            (b"GET / HTTP/1.1\rHost: a\r\n\r\n", BadLineEnding),
+            (b"GET / HTTP/2.0\r\n\r\n", UnsupportedVersion),
+            (b"GET / HTTP/0.9\r\n\r\n", UnsupportedVersion),
+            (b"GET / HTTP/1.2\r\n\r\n", UnsupportedVersion),
+            (b"PRI * HTTP/2\r\n\r\n", UnsupportedVersion),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                ConflictingContentLength,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+                BadContentLength,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\n",
+                BadContentLength,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+                TransferEncoding,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nTransfer-Encoding: x\r\n\r\n",
+                TransferEncoding,
+            ),
+        ];
+        for (input, expected) in cases {
+            let got = refusal(input);
+            assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                got.status(),
+                if got == UnsupportedVersion { 505 } else { 400 }
+            );
+        }
+        // HTTP/1.0 predates Host: its absence is fine there.
+        assert_eq!(complete(b"GET / HTTP/1.0\r\n\r\n").0.minor, 0);
+    }
+
+    #[test]
+    fn every_refusal_explains_itself_differently() {
+        use Refusal::*;
+        let all = [
+            BadRequestLine,
+            BadHeader,
+            BadLineEnding,
+            MissingHost,
+            RepeatedHost,
+            BadContentLength,
+            ConflictingContentLength,
+            TransferEncoding,
+            BadTarget,
+            BadPathEncoding,
+            RequestLineTooLong,
+            HeadTooLarge,
+            TooManyHeaders,
+            UnsupportedVersion,
+            Timeout,
+        ];
+        let details: std::collections::HashSet<_> = all.iter().map(|r| r.detail()).collect();
+        assert_eq!(details.len(), all.len(), "two refusals read the same");
+        for r in all {
+            // Pasted into HTML as it is.
+            assert!(!r.detail().contains(['<', '>', '&', '"']), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let mut line = b"GET /".to_vec();
+        line.resize(MAX_REQUEST_LINE + 1, b'a');
+        assert_eq!(
+            refusal(&line),
+            Refusal::RequestLineTooLong,
+            "too long before the line even ends"
+        );
+        assert_eq!(Refusal::RequestLineTooLong.status(), 414);
+        let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ".to_vec();
+        head.resize(MAX_HEAD + 1, b'p');
+        assert_eq!(
+            refusal(&head),
+            Refusal::HeadTooLarge,
+            "too long before the head even ends"
+        );
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(refusal(&many), Refusal::TooManyHeaders);
+        assert_eq!(Refusal::TooManyHeaders.status(), 431);
+    }
+
+    /// Every prefix of a head is either Partial or the same final answer as
+    /// the whole, so a split anywhere parses the same as one read.
+    #[test]
+    fn every_prefix_waits_or_agrees() {
+        let heads: [&[u8]; 9] = [
+            b"GET /x HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+            b"GET / XTTP/1.1\r\n\r\n",
+            b"GET /a b HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+        ];
+        for head in heads {
+            let whole = format!("{:?}", parse_head(head));
+            for end in 0..head.len() {
+                let prefix = format!("{:?}", parse_head(&head[..end]));
+                assert!(
+                    prefix == "Partial" || prefix == whole,
+                    "{prefix} vs {whole}"
+                );
+            }
+        }
+    }
+}
