@@ -64,8 +64,9 @@ impl Protocol<usize> for ReadAll {
     }
 }
 
-/// A regular file cannot be polled, so the reactor keeps it on its ready
-/// list: `backend_timeout` says there is work now.
+/// epoll refuses a regular file, so the reactor keeps it on its ready list:
+/// `backend_timeout` says there is work now. (`poll(2)` takes a regular
+/// file, always readable: there it is read on its events.)
 #[test]
 fn a_source_on_the_ready_list_makes_backend_timeout_zero() {
     let path = std::env::temp_dir().join(format!("sockloop-nesting-{}", std::process::id()));
@@ -74,7 +75,9 @@ fn a_source_on_the_ready_list_makes_backend_timeout_zero() {
     std::fs::remove_file(&path).unwrap();
     let mut reactor = Reactor::with_state(0usize).unwrap();
     reactor.add_fd(file.into(), ReadAll(0)).unwrap();
-    assert_eq!(reactor.backend_timeout(), Some(Duration::ZERO));
+    if cfg!(not(mio_unsupported_force_poll_poll)) {
+        assert_eq!(reactor.backend_timeout(), Some(Duration::ZERO));
+    }
     let deadline = Instant::now() + PATIENCE;
     while *reactor.shared() < 100_000 {
         assert!(Instant::now() < deadline, "read {}", reactor.shared());
