@@ -18,7 +18,6 @@
 //! shuts down gracefully and the program exits 0.
 
 use clap::Parser;
-use sockloop_examples::server;
 
 #[derive(Parser)]
 #[command(about = "An echo server on a sockloop reactor nested in a bare poll(2) loop")]
@@ -34,7 +33,7 @@ struct Args {
 #[cfg(mio_unsupported_force_poll_poll)]
 fn main() {
     let _ = Args::parse();
-    server::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
+    sockloop_examples::nested::no_poller_fd();
 }
 
 #[cfg(not(mio_unsupported_force_poll_poll))]
@@ -44,7 +43,7 @@ fn main() {
     use std::time::Duration;
 
     use sockloop_examples::nested;
-    use sockloop_examples::server::OrFail;
+    use sockloop_examples::server::{self, OrFail};
 
     let args = Args::parse();
     server::init_logging();

@@ -15,7 +15,6 @@
 //! through its fd: it shuts down gracefully and the program exits 0.
 
 use clap::Parser;
-use sockloop_examples::server;
 
 #[derive(Parser)]
 #[command(about = "An echo server on a sockloop reactor nested in tokio")]
@@ -31,12 +30,12 @@ struct Args {
 #[cfg(mio_unsupported_force_poll_poll)]
 fn main() {
     let _ = Args::parse();
-    server::fail("nesting", "mio's poll(2) backend has no poller fd to nest");
+    sockloop_examples::nested::no_poller_fd();
 }
 
 #[cfg(not(mio_unsupported_force_poll_poll))]
 fn main() {
-    use sockloop_examples::server::OrFail;
+    use sockloop_examples::server::{self, OrFail};
 
     let args = Args::parse();
     server::init_logging();

@@ -63,3 +63,12 @@ pub fn command(reactor: &mut Reactor, line: &str) {
         )),
     }
 }
+
+/// What both examples do on mio's portable `poll(2)` backend, where the
+/// reactor has no poller fd to nest: say so, and exit 1.
+pub fn no_poller_fd() -> ! {
+    server::fail(
+        "nesting",
+        "mio's poll(2) backend has no poller fd to nest in another loop",
+    )
+}
