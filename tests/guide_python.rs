@@ -372,15 +372,16 @@ fn select_echo_dies_past_descriptor_1023_and_epoll_servers_do_not() {
         |cmd| set_nofile(cmd, 4096),
     );
     assert_eq!(out, "");
-    // How far the client got before the server died, and how it learned,
-    // depend on timing; that it failed, having had no echo, does not.
+    // How far the client got before the server died (how many connected,
+    // how many had their echo first) and how it learned depend on timing;
+    // that it failed, and that the server died of select()'s limit, do not.
     let guide = shown(
         "04-select-poll-epoll.md",
         "python3 docs/guide/py/idle_clients.py 127.0.0.1 8896 1100",
     );
     let prefix = |l: &str| shape(l.split(" then: ").next().unwrap_or(""));
     assert_eq!(prefix(&err), prefix(&guide[0]), "{err}");
-    assert!(err.contains(" 0 echoed, then: "), "{err}");
+    assert!(err.contains(" echoed, then: "), "{err}");
     let (_, server_err) = server.stop();
     assert!(
         server_err.ends_with("ValueError: filedescriptor out of range in select()\n"),
