@@ -263,11 +263,10 @@ impl<S: 'static> Harness<S> {
         self.finish_turn();
     }
 
-    /// A new turn (counted as one event): the clock is read afresh, and if
-    /// the peer has read what filled its window, the connection is
-    /// writable again.
+    /// A new turn: the clock is read afresh, and if the peer has read
+    /// what filled its window, the connection is writable again.
     fn begin_turn(&mut self) {
-        self.reactor.core_mut().next_turn(1);
+        self.reactor.core_mut().next_turn();
         let blocked = self
             .reactor
             .core()

@@ -44,7 +44,7 @@ use crate::timer::Timers;
 
 pub(crate) use clock::Clock;
 pub(crate) use runner::{Detached, Lend, Owned};
-pub(crate) use table::{NO_TOKEN, WAKER, show};
+pub(crate) use table::{ALARM, NO_TOKEN, WAKER, show};
 pub(crate) use timers::TimerKind;
 
 pub(crate) struct Core<S> {
@@ -141,13 +141,21 @@ impl<S: 'static> Core<S> {
 
     // ----- the loop's view --------------------------------------------------
 
-    /// A new turn of the loop begins, its poll having returned `events`
-    /// events: the clock is read afresh when asked (at once with
-    /// `Config::timing`), the log level once, and the turn is counted.
+    /// A new turn of the loop begins: the clock is read afresh when asked,
+    /// and the log level once. (Also called from outside the loop, so that
+    /// a timer set there counts from now.)
     #[inline]
-    pub(crate) fn next_turn(&mut self, events: usize) {
+    pub(crate) fn next_turn(&mut self) {
         self.clock.next_turn();
         self.tracing = log::log_enabled!(log::Level::Trace);
+    }
+
+    /// The loop's poll returned `events` events: the turn is counted and,
+    /// with `Config::timing`, timed from here (that reading is the turn's
+    /// time).
+    #[inline]
+    pub(crate) fn poll_returned(&mut self, events: usize) {
+        self.next_turn();
         self.counters.turn(events);
         if self.config.timing {
             self.time_wake();

@@ -5,7 +5,7 @@
 //!
 //! - per turn: the events and the histogram of events per turn (the poll
 //!   just said how many; the turns are the histogram's sum), in
-//!   [`Core::next_turn`];
+//!   [`Core::poll_returned`];
 //! - per callback: one increment in the one runner, [`Core::run`];
 //! - per read and per send: each connection's own byte counters
 //!   (`Transport::count_in`, `count_out`); the reactor's totals are those of
