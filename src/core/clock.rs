@@ -8,9 +8,9 @@
 //!
 //! Two more readings exist for the statistics, and only when
 //! `Config::timing` asks for them: [`coarse`], the kernel's tick-resolution
-//! clock that the slow-callback detector reads around each callback, and
-//! the stamps in whole seconds since the reactor started that record when
-//! a source was added and when a connection last received.
+//! clock that the slow-callback detector reads after each callback; and the
+//! stamps in whole seconds since the reactor started, which record when a
+//! source was added (its age).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ pub(crate) struct Clock {
     manual: Option<Instant>,
     /// When the reactor was made: what [`Clock::stamp`] counts from.
     start: Instant,
+    /// The last time it showed, where stopping it starts from.
+    last: Cell<Option<Instant>>,
 }
 
 impl Clock {
@@ -30,12 +32,13 @@ impl Clock {
             turn: Cell::new(None),
             manual: None,
             start: Instant::now(),
+            last: Cell::new(None),
         }
     }
 
     /// This turn's time as whole seconds since the reactor was made: four
-    /// bytes, where an `Instant` takes sixteen (a connection's age and last
-    /// activity are stored this way).
+    /// bytes, where an `Instant` takes sixteen (how the table stores when
+    /// each source was added).
     pub(crate) fn stamp(&self) -> u32 {
         let secs = self.now().saturating_duration_since(self.start).as_secs();
         u32::try_from(secs).unwrap_or(u32::MAX)
@@ -56,7 +59,9 @@ impl Clock {
     /// by hand.
     #[inline]
     pub(crate) fn next_turn_at(&self, now: Instant) {
-        self.turn.set(Some(self.manual.unwrap_or(now)));
+        let now = self.manual.unwrap_or(now);
+        self.turn.set(Some(now));
+        self.last.set(Some(now));
     }
 
     /// The time of this turn: the system clock, read the first time a turn asks.
@@ -67,6 +72,7 @@ impl Clock {
         }
         let now = self.manual.unwrap_or_else(Instant::now);
         self.turn.set(Some(now));
+        self.last.set(Some(now));
         now
     }
 
@@ -76,19 +82,23 @@ impl Clock {
         self.turn.set(None);
     }
 
-    /// Stops the clock, if it runs, and moves it forward by `by`.
+    /// Stops the clock, if it runs, and moves it forward by `by` from the
+    /// last time it showed: a timer set `d` from then falls due exactly when
+    /// the clock has been moved by `d`, however long the test took between.
     pub(crate) fn advance(&mut self, by: Duration) {
-        let at = self.manual.unwrap_or_else(Instant::now) + by;
+        let base = self.manual.or(self.last.get()).unwrap_or_else(Instant::now);
+        let at = base + by;
         self.manual = Some(at);
         self.turn.set(Some(at));
+        self.last.set(Some(at));
     }
 }
 
 /// The kernel's coarse monotonic clock: the time at the last timer tick
 /// (a resolution of 1 to 10 ms), read without asking the hardware, so about
 /// a third of the cost of `Instant::now()`. Enough to tell whether a
-/// callback held the loop for 100 ms.
-/// In nanoseconds: plain integers to subtract and compare.
+/// callback held the loop for 100 ms. In nanoseconds: plain integers to
+/// subtract and compare.
 #[inline]
 pub(crate) fn coarse() -> u64 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
