@@ -16,11 +16,24 @@ LOAD_CPU=${LOAD_CPU:-1}
 # name -> command (each takes --addr and prints `listening on ADDR` first)
 declare -A SERVER_CMD=(
     [sockloop]="$REL/examples/echo_server"
+    [sockloop_timed]="$REL/examples/echo_server"
     [c_epoll]="$C_ECHO"
     [mio]="$REL/mio_echo"
     [tokio]="$REL/tokio_echo"
     [python]="$PYTHON $BENCH_DIR/py/selectors_echo.py"
 )
+# name -> environment it runs with: sockloop_timed is echo_server with
+# Config::timing on (the statistics' clock readings and the slow-callback
+# detector), to measure what they cost against plain sockloop.
+declare -A SERVER_ENV=(
+    [sockloop_timed]="SOCKLOOP_TIMING=1"
+)
+# More servers for one run, as NAME=PATH pairs separated by spaces, e.g. an
+# earlier build of echo_server to compare against:
+#   EXTRA_SERVERS="before=/tmp/old/echo_server" SERVERS="before sockloop" bench/run.sh
+for extra in ${EXTRA_SERVERS:-}; do
+    SERVER_CMD[${extra%%=*}]=${extra#*=}
+done
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -189,9 +202,9 @@ start_server() {
     shift
     local out=$WORK/$name.stdout
     : >"$out"
-    # shellcheck disable=SC2086  # the command is words on purpose
-    RUST_LOG=${RUST_LOG:-warn} taskset -c "$SERVER_CPU" "$@" ${SERVER_CMD[$name]} \
-        --addr 127.0.0.1:0 >"$out" 2>>"$WORK/$name.stderr" &
+    # shellcheck disable=SC2086  # the command and environment are words on purpose
+    RUST_LOG=${RUST_LOG:-warn} env ${SERVER_ENV[$name]:-} taskset -c "$SERVER_CPU" "$@" \
+        ${SERVER_CMD[$name]} --addr 127.0.0.1:0 >"$out" 2>>"$WORK/$name.stderr" &
     SERVER_PID=$!
     for _ in $(seq 600); do
         if grep -q '^listening on ' "$out"; then

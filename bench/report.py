@@ -20,6 +20,7 @@ from collections import defaultdict
 
 NAMES = {
     "sockloop": "sockloop echo_server",
+    "sockloop_timed": "sockloop echo_server, SOCKLOOP_TIMING=1",
     "c_epoll": "C epoll (ET)",
     "mio": "raw mio + slab",
     "tokio": "tokio current_thread",

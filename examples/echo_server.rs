@@ -57,12 +57,12 @@ fn serve_threads(args: &Args) {
         usize::from(args.threads),
         args.addr.as_str(),
         move |_, listener| {
-            let mut reactor = Reactor::new()?;
+            let mut reactor = Reactor::with_config((), server::from_env(Config::default()))?;
             match tls.clone() {
                 Some(tls) => reactor.listen_tls_std(listener, tls, || Echo)?,
                 None => reactor.listen_tcp_std(listener, || Echo)?,
             };
-            reactor.shutdown_on_signals()?;
+            server::install_signals(&mut reactor)?;
             Ok(reactor)
         },
     )

@@ -13,7 +13,9 @@
 //! `curl --cacert certs/ca.pem https://localhost:8000/`). The first line on
 //! stdout names the address actually bound. `--list-dirs` lists directories
 //! without an index.html; dotfiles stay hidden unless `--dotfiles`. Ctrl-C
-//! or SIGTERM flush what is queued and exit 0.
+//! or SIGTERM flush what is queued and exit 0. `--status-path /status`
+//! serves the reactor's statistics at `/status`
+//! (`curl http://127.0.0.1:8000/status`); SIGUSR1 logs them.
 //!
 //! How it works: `sockloop_examples::http` (`examples/lib/src/http/`).
 
@@ -63,6 +65,18 @@ struct Args {
     threads: u16,
     #[command(flatten)]
     tls: tls::ServerFlags,
+    /// Serve the reactor's statistics as plain text at this path (e.g.
+    /// /status), as nginx's stub_status does. Off by default.
+    #[arg(long, value_parser = status_path)]
+    status_path: Option<String>,
+}
+
+/// A status path must be an absolute path (`/status`).
+fn status_path(text: &str) -> Result<String, String> {
+    match text.starts_with('/') {
+        true => Ok(text.to_string()),
+        false => Err("expected a path starting with /".into()),
+    }
 }
 
 /// Parses a positive number of seconds such as `10` or `0.5`.
@@ -93,6 +107,7 @@ fn main() {
             dotfiles: args.dotfiles,
             list_dirs: args.list_dirs,
         };
+        server.status_path = args.status_path.clone();
         server
     };
     let tls = args.tls.config(&[b"http/1.1"]);
@@ -118,14 +133,14 @@ fn serve_threads(
     make_server: impl Fn() -> Server + Send + Sync + 'static,
 ) {
     let workers = Workers::spawn(threads, addr, move |_, listener| {
-        let server = make_server();
-        let config = config_for(&server);
-        let mut reactor = Reactor::with_config(server, config)?;
+        let state = make_server();
+        let config = server::from_env(config_for(&state));
+        let mut reactor = Reactor::with_config(state, config)?;
         match tls.clone() {
             Some(tls) => reactor.listen_tls_std(listener, tls, Http::new)?,
             None => reactor.listen_tcp_std(listener, Http::new)?,
         };
-        reactor.shutdown_on_signals()?;
+        server::install_signals(&mut reactor)?;
         Ok(reactor)
     })
     .or_fail(&format!("listening on {addr}"));

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use log::debug;
-use sockloop::{Addr, Ctx, DatagramProtocol, Reactor};
+use sockloop::{Addr, Config, Ctx, DatagramProtocol, Reactor};
 use sockloop_examples::server::{self, OrFail};
 
 /// The stdout line for a datagram: the sender, then the text without the
@@ -61,7 +61,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     server::init_logging();
-    let mut reactor = Reactor::new().or_fail("creating the reactor");
+    let config = server::from_env(Config::default());
+    let mut reactor = Reactor::with_config((), config).or_fail("creating the reactor");
     let socket = match &args.unix {
         Some(path) => reactor
             .bind_unix_datagram(path, Acknowledge)
@@ -70,9 +71,7 @@ fn main() {
             .bind_udp(args.addr.as_str(), Acknowledge)
             .or_fail(&format!("binding {}", args.addr)),
     };
-    reactor
-        .shutdown_on_signals()
-        .or_fail("installing signal handlers");
+    server::install_signals(&mut reactor).or_fail("installing signal handlers");
     server::announce(
         reactor
             .local_addr(socket)

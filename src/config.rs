@@ -48,6 +48,28 @@ pub struct Config {
     pub accept_backoff: Duration,
     /// Capacity of the events buffer handed to each poll.
     pub events_capacity: usize,
+    /// Time the loop (asyncio's debug mode, libuv's idle-time metric): how
+    /// long each turn sleeps in poll against how long it works
+    /// ([`Stats::poll_time`](crate::Stats::poll_time)), when each
+    /// connection last received ([`ConnectionStats::idle`](crate::ConnectionStats::idle)),
+    /// and the slow-callback detector (see [`Config::slow_callback`]).
+    /// Off by default, and then it costs nothing. On, it reads the clock
+    /// twice per turn (the first reading is also the turn's time, which a
+    /// turn that sets a timer reads anyway) and the coarse clock once per
+    /// turn and once per callback, a few nanoseconds each, and every
+    /// connection carries the small box an idle timeout uses (about 64
+    /// bytes more per idle connection). BENCHMARKS.md measures it.
+    pub timing: bool,
+    /// With [`Config::timing`] on, a callback that holds the loop this long
+    /// or longer is logged at `warn`, with its protocol's type name, its
+    /// connection and which callback it was, and counted in
+    /// [`Stats::slow_callbacks`](crate::Stats::slow_callbacks). 100 ms by
+    /// default, as asyncio's `slow_callback_duration`. Measured on the
+    /// coarse clock (a resolution of a few milliseconds), from the end of
+    /// the callback before it in the same turn (or poll's return), so the
+    /// reactor's own microseconds between two callbacks count too: one
+    /// reading per callback instead of two.
+    pub slow_callback: Duration,
     /// How long a TLS handshake may take (feature `tls`): a peer that has
     /// not finished it by then is cut off, as a stalled handshake would
     /// otherwise hold its connection forever.
@@ -69,6 +91,8 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             accept_backoff: Duration::from_millis(100),
             events_capacity: 1024,
+            timing: false,
+            slow_callback: Duration::from_millis(100),
             tls_handshake_timeout: Duration::from_secs(10),
         }
     }

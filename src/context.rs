@@ -19,6 +19,7 @@ use crate::core::{Core, NO_TOKEN, TimerKind};
 use crate::handle::Handle;
 use crate::protocol::{DatagramProtocol, Protocol};
 use crate::sources::{self, datagram, fd, listener, signals, stream};
+use crate::stats::{ConnectionStats, Stats};
 use crate::timer::TimerId;
 use crate::transport::flag;
 
@@ -264,6 +265,11 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.is_shutting_down()
     }
 
+    /// The reactor's statistics (see [`Reactor::stats`](crate::Reactor::stats)).
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
     /// A cross-thread handle on this reactor.
     pub fn handle(&self) -> Handle<S> {
         Handle::new(self.core.handle().clone())
@@ -456,6 +462,14 @@ impl<S: 'static> Connection<'_, '_, S> {
     /// Bytes queued for it that its peer has not taken yet.
     pub fn queued(&self) -> usize {
         self.ctx.core.queued(self.token)
+    }
+
+    /// Its figures: bytes in and out, queued output, age, time since it
+    /// last sent anything. `None` if it is not a stream connection (or
+    /// pipe). For the callback's own connection:
+    /// `ctx.connection(ctx.token()).stats()`.
+    pub fn stats(&self) -> Option<ConnectionStats> {
+        self.ctx.core.connection_stats(self.token)
     }
 
     /// Its peer's address.

@@ -91,6 +91,13 @@ pub trait Protocol<S: 'static = ()>: 'static {
         let _ = ctx;
         log::debug!("outgoing connection failed: {error}");
     }
+
+    /// How the reactor's logs name this protocol (the slow-callback
+    /// warning, see [`Config::slow_callback`](crate::Config::slow_callback)):
+    /// its type's name, unless you say otherwise.
+    fn protocol_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// A datagram protocol (UDP or Unix datagram sockets), asyncio's
@@ -117,5 +124,11 @@ pub trait DatagramProtocol<S: 'static = ()>: 'static {
     /// The socket was closed (reactor shutdown or [`Ctx::close`]).
     fn connection_lost(&mut self, ctx: &mut Ctx<'_, S>, reason: Option<io::Error>) {
         let _ = (ctx, reason);
+    }
+
+    /// How the reactor's logs name this protocol (see
+    /// [`Protocol::protocol_name`]).
+    fn protocol_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
     }
 }

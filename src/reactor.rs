@@ -24,6 +24,7 @@ use crate::core::{ALARM, Core, Detached, NO_TOKEN, WAKER, show};
 use crate::handle::{self, Handle};
 use crate::protocol::{DatagramProtocol, Protocol};
 use crate::sources::{self, Event};
+use crate::stats::Stats;
 use crate::timer::TimerId;
 
 /// A single-threaded event loop over mio.
@@ -222,14 +223,20 @@ impl<S: 'static> Reactor<S> {
     /// The conventional server behaviour for SIGINT and SIGTERM: the first
     /// starts a graceful shutdown, a second one exits the process at once.
     pub fn shutdown_on_signals(&mut self) -> io::Result<Token> {
-        self.add_signals(&[libc::SIGINT, libc::SIGTERM], |ctx, signal| {
-            if ctx.is_shutting_down() {
-                warn!("second signal {signal}: exiting now");
-                std::process::exit(128 + signal);
-            }
-            info!("signal {signal}: shutting down");
-            ctx.shutdown();
-        })
+        self.add_signals(&[libc::SIGINT, libc::SIGTERM], Reactor::on_shutdown_signal)
+    }
+
+    /// What [`Reactor::shutdown_on_signals`] does with each signal, for a
+    /// handler of your own that watches more signals than these two: the
+    /// first call starts a graceful shutdown, a second one exits the process
+    /// at once with status 128 + `signal`.
+    pub fn on_shutdown_signal(ctx: &mut Ctx<'_, S>, signal: i32) {
+        if ctx.is_shutting_down() {
+            warn!("second signal {signal}: exiting now");
+            std::process::exit(128 + signal);
+        }
+        info!("signal {signal}: shutting down");
+        ctx.shutdown();
     }
 
     /// The local address of a listener, datagram socket or connection (the
@@ -312,6 +319,12 @@ impl<S: 'static> Reactor<S> {
     /// The limits this reactor runs with.
     pub fn config(&self) -> &Config {
         self.core.config()
+    }
+
+    /// What the loop has done so far: turns, events per turn, callbacks,
+    /// connections, bytes, queued output, timers (see [`Stats`]).
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
     }
 
     // ----- the loop ----------------------------------------------------------
@@ -417,13 +430,11 @@ impl<S: 'static> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
             Err(e) => return Err(e),
         }
-        self.core.next_turn();
+        let ready = self.events.iter().count();
+        self.core.poll_returned(ready);
         let tracing = self.core.tracing();
         if tracing {
-            trace!(
-                "poll returned {} events (timeout {timeout:?})",
-                self.events.iter().count()
-            );
+            trace!("poll returned {ready} events (timeout {timeout:?})");
         }
         for event in self.events.iter() {
             let token = event.token();

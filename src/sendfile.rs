@@ -88,7 +88,10 @@ impl Files {
                 }
                 continue;
             }
-            if !first.send(&mut t.stream)? {
+            let before = first.remaining;
+            let done = first.send(&mut t.stream);
+            t.count_sent(before - first.remaining);
+            if !done? {
                 t.set(flag::WRITE_BLOCKED);
                 return Ok(());
             }

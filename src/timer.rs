@@ -104,7 +104,6 @@ impl<T> Timers<T> {
     }
 
     /// Number of pending timers.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use sockloop::{Ctx, Protocol, Reactor, tls};
+use sockloop::{Config, Ctx, Protocol, Reactor, tls};
 
 mod util;
 
@@ -87,11 +87,37 @@ fn count_during(f: impl FnOnce()) -> usize {
 
 #[test]
 fn the_echo_path_allocates_nothing_per_message_after_warm_up() {
+    let allocations = echo_allocations(Config::default());
+    assert_eq!(
+        allocations, 0,
+        "the reactor thread allocated {allocations} times while echoing 20,000 messages"
+    );
+}
+
+/// The same with the statistics' clock readings on (`Config::timing`): the
+/// slow-callback detector and the idle times allocate nothing per message
+/// either.
+#[test]
+fn a_timed_loop_allocates_nothing_per_message_either() {
+    let timed = Config {
+        timing: true,
+        ..Config::default()
+    };
+    let allocations = echo_allocations(timed);
+    assert_eq!(
+        allocations, 0,
+        "the timed reactor allocated {allocations} times while echoing 20,000 messages"
+    );
+}
+
+/// Allocations on the reactor thread while 10 clients echo 20,000 messages
+/// after a warm-up.
+fn echo_allocations(config: Config) -> usize {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (tx, rx) = mpsc::channel();
     let server = thread::spawn(move || {
         REACTOR_THREAD.with(|c| c.set(true));
-        let mut reactor = Reactor::new().unwrap();
+        let mut reactor = Reactor::with_config((), config).unwrap();
         let listener = reactor.listen_tcp("127.0.0.1:0", || Echo).unwrap();
         tx.send((reactor.local_addr(listener).unwrap(), reactor.handle()))
             .unwrap();
@@ -118,10 +144,7 @@ fn the_echo_path_allocates_nothing_per_message_after_warm_up() {
     });
     handle.shutdown();
     server.join().unwrap();
-    assert_eq!(
-        allocations, 0,
-        "the reactor thread allocated {allocations} times while echoing 20,000 messages"
-    );
+    allocations
 }
 
 /// rustls' buffered API (the one the TLS layer drives) allocates per

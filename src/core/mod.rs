@@ -10,7 +10,9 @@
 //!   carried out once no protocol is lent out;
 //! - `timers.rs`: what a timer does when it fires, and the idle timeout;
 //! - `shutdown.rs`: the graceful shutdown and its deadline;
-//! - `clock.rs`: one reading of the clock per turn.
+//! - `clock.rs`: one reading of the clock per turn;
+//! - `stats.rs`: the counters behind `Reactor::stats`, and the
+//!   slow-callback detector.
 //!
 //! What happens to each kind of source when the poller reports it ready is
 //! in `src/sources/`; the core asks each kind to register and deregister
@@ -20,6 +22,7 @@ mod clock;
 mod runner;
 mod settle;
 mod shutdown;
+mod stats;
 mod table;
 mod timers;
 mod write;
@@ -87,6 +90,8 @@ pub(crate) struct Core<S> {
     token_list: Vec<Token>,
     /// `trace` logging is on (see [`Core::next_turn`]).
     tracing: bool,
+    /// What the loop has done (`stats.rs`).
+    counters: stats::Counters,
 }
 
 /// What the read path works with at once: the connection, the pool, the
@@ -105,6 +110,7 @@ impl<S: 'static> Core<S> {
         config: Config,
         handle: Arc<handle::Inner<S>>,
     ) -> Self {
+        let counters = stats::Counters::new(&config);
         Core {
             registry,
             table: table::Table::new(),
@@ -129,17 +135,31 @@ impl<S: 'static> Core<S> {
             handle,
             token_list: Vec::new(),
             tracing: false,
+            counters,
         }
     }
 
     // ----- the loop's view --------------------------------------------------
 
     /// A new turn of the loop begins: the clock is read afresh when asked,
-    /// and the log level once.
+    /// and the log level once. (Also called from outside the loop, so that
+    /// a timer set there counts from now.)
     #[inline]
     pub(crate) fn next_turn(&mut self) {
         self.clock.next_turn();
         self.tracing = log::log_enabled!(log::Level::Trace);
+    }
+
+    /// The loop's poll returned `events` events: the turn is counted and,
+    /// with `Config::timing`, timed from here (that reading is the turn's
+    /// time).
+    #[inline]
+    pub(crate) fn poll_returned(&mut self, events: usize) {
+        self.next_turn();
+        self.counters.turn(events);
+        if self.config.timing {
+            self.time_wake();
+        }
     }
 
     /// Whether `trace` lines are wanted this turn (asked of the logger once
@@ -179,6 +199,9 @@ impl<S: 'static> Core<S> {
         self.fire_timers();
         self.settle_all();
         self.check_stopped();
+        if self.config.timing {
+            self.time_end();
+        }
     }
 
     /// Services the sources that stopped short of `WouldBlock` last turn.
@@ -210,8 +233,14 @@ impl<S: 'static> Core<S> {
                 stream.transport.set(crate::transport::flag::ALWAYS_READY);
                 self.ready.push(token);
             }
+            if self.config.timing {
+                // Where each read notes its time (see `stats.rs`).
+                let now = self.clock.now();
+                stream.transport.extra = Some(Box::new(crate::transport::Extra::new(now)));
+            }
         }
-        Ok(self.table.insert(source))
+        let since = self.clock.stamp();
+        Ok(self.table.insert(source, since))
     }
 
     /// Takes a source out of the table and the poller (the source
@@ -219,6 +248,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn remove(&mut self, token: Token) -> Option<Source<S>> {
         let mut source = self.table.remove(token)?;
         source.deregister(&self.registry);
+        self.count_removed(&source);
         if let Source::Stream(stream) = &source {
             if stream.transport.has(crate::transport::flag::FILE) {
                 self.files.remove(token);

@@ -16,7 +16,10 @@
 //!    anything else is logged and the reactor goes on;
 //! 5. settle: call `connection_made` for sources the callback added, then
 //!    carry out the closes, flushes and flow control it asked for (see
-//!    `settle.rs`).
+//!    `settle.rs`). With `Config::timing`, settling is also where the time
+//!    the callback held the loop is checked (see `stats.rs`).
+//!
+//! Each run is counted; that increment is all the statistics add here.
 //!
 //! Callbacks never nest: nothing a callback can call runs another callback
 //! at once (a source it adds gets `connection_made` when it returns), so
@@ -81,6 +84,7 @@ impl<S: 'static> Core<S> {
             assert!(!self.in_callback, "callbacks never nest");
             self.in_callback = true;
         }
+        self.counters.callbacks += 1;
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             f(&mut lent, &mut Ctx::new(self, token, input))
         }));
@@ -118,7 +122,7 @@ impl<S: 'static> Core<S> {
                 None
             }
         };
-        self.settle_all();
+        self.settle_after(token, what);
         result
     }
 

@@ -103,13 +103,43 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// [`Core::settle_all`] at the end of the callback `what` for `token`.
+    /// With `Config::timing`, `pending` stays raised, so every callback's
+    /// end comes through here and the slow-callback detector costs an
+    /// untimed loop no test at all.
+    #[inline]
+    pub(crate) fn settle_after(&mut self, token: Token, what: &'static str) {
+        if self.pending {
+            self.settle_pending_after(token, what);
+        }
+    }
+
+    #[inline(never)]
+    fn settle_pending_after(&mut self, token: Token, what: &'static str) {
+        if self.config.timing {
+            self.callback_done(token, what);
+            if !self.has_settling_to_do() {
+                return; // only raised for the timing
+            }
+        }
+        self.settle_pending();
+    }
+
+    /// Whether anything waits to be settled.
+    fn has_settling_to_do(&self) -> bool {
+        !self.made_owed.is_empty() || !self.dirty.is_empty() || self.shutdown.requested
+    }
+
     #[inline(never)]
     fn settle_pending(&mut self) {
         if self.settling {
             return;
         }
         self.settling = true;
-        while mem::take(&mut self.pending) {
+        loop {
+            // Raised again by whatever asks for settling while this pass
+            // runs; with `Config::timing`, raised for good.
+            self.pending = self.config.timing;
             while !self.made_owed.is_empty() {
                 let token = self.made_owed.remove(0);
                 sources::connection_made(self, token);
@@ -126,6 +156,9 @@ impl<S: 'static> Core<S> {
             }
             if mem::take(&mut self.shutdown.requested) {
                 self.begin_shutdown();
+            }
+            if !self.has_settling_to_do() {
+                break;
             }
         }
         self.settling = false;
@@ -153,8 +186,12 @@ impl<S: 'static> Core<S> {
             return;
         }
         if (t.queued() > 0 || t.has(flag::FILE)) && !t.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
+            let buffered = t.queued();
             let before = self.unsent(token);
-            if let Err(e) = self.flush_output(token) {
+            let flushed = self.flush_output(token);
+            let buffered_now = self.stream(token).map_or(0, |s| s.transport.queued());
+            self.counters.queued_changed(buffered, buffered_now);
+            if let Err(e) = flushed {
                 self.abort(token, e);
                 return; // abort queued it again: closed in this same pass
             }

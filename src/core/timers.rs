@@ -114,7 +114,7 @@ impl<S: 'static> Core<S> {
         let Some(s) = self.stream_mut(token) else {
             return;
         };
-        if let Some(id) = s.transport.extra.take().and_then(|x| x.idle_timer) {
+        if let Some(id) = s.transport.extra.as_mut().and_then(|x| x.idle_timer.take()) {
             self.cancel_timer(id);
         }
         let Some(timeout) = timeout else {
@@ -122,11 +122,14 @@ impl<S: 'static> Core<S> {
         };
         let id = self.add_timer(timeout, None, TimerKind::Idle(token));
         if let Some(s) = self.stream_mut(token) {
-            s.transport.extra = Some(Box::new(Extra {
-                idle_timeout: timeout,
-                last_active: now,
-                idle_timer: Some(id),
-            }));
+            // The rest of the rarely used state (the byte counters' wraps) stays.
+            let extra = s
+                .transport
+                .extra
+                .get_or_insert_with(|| Box::new(Extra::new(now)));
+            extra.idle_timeout = timeout;
+            extra.last_active = now;
+            extra.idle_timer = Some(id);
         }
     }
 
@@ -141,7 +144,9 @@ impl<S: 'static> Core<S> {
         else {
             return;
         };
-        extra.idle_timer = None;
+        if extra.idle_timer.take().is_none() {
+            return; // the idle timeout was removed
+        }
         let timeout = extra.idle_timeout;
         let due = extra.last_active + timeout;
         if due <= now {

@@ -168,6 +168,7 @@ impl<S: 'static> Core<S> {
         if self.tracing {
             self.trace_send(token, len, before, after);
         }
+        self.counters.queued_changed(before, after);
         match result {
             Ok(()) if after > 0 => self.mark_dirty(token),
             Ok(()) => {}

@@ -42,6 +42,9 @@ pub(crate) struct Datagram<S> {
     protocol: Option<Box<dyn DatagramProtocol<S>>>,
     queue: VecDeque<(Box<[u8]>, Addr)>,
     queued_bytes: usize,
+    /// Bytes received and sent (for `Reactor::stats`).
+    pub(crate) bytes_read: u64,
+    pub(crate) bytes_written: u64,
     /// Close at the next settle.
     pub(crate) closing: bool,
 }
@@ -74,6 +77,14 @@ impl Drop for DgramSocket {
     }
 }
 
+impl<S: 'static> Datagram<S> {
+    /// Its protocol's name for the logs; `None` while the protocol is lent
+    /// out or gone.
+    pub(crate) fn protocol_name(&self) -> Option<&'static str> {
+        self.protocol.as_ref().map(|p| p.protocol_name())
+    }
+}
+
 impl<S> Datagram<S> {
     pub(super) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         match &mut self.socket {
@@ -100,7 +111,10 @@ impl<S> Datagram<S> {
     fn send_to(&mut self, data: &[u8], to: &Addr) -> io::Result<()> {
         if self.queue.is_empty() {
             match self.socket.send_to(data, to) {
-                Ok(_) => return Ok(()),
+                Ok(n) => {
+                    self.bytes_written += n as u64;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
@@ -126,7 +140,7 @@ impl<S> Datagram<S> {
                 result => {
                     self.queued_bytes -= data.len();
                     self.queue.pop_front();
-                    result?;
+                    self.bytes_written += result? as u64;
                 }
             }
         }
@@ -177,6 +191,8 @@ fn add<S: 'static>(
         protocol: Some(protocol),
         queue: VecDeque::new(),
         queued_bytes: 0,
+        bytes_read: 0,
+        bytes_written: 0,
         closing: false,
     };
     let addr = datagram.local_addr()?;
@@ -251,8 +267,10 @@ pub(super) fn on_event<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: To
 /// Receives one datagram and hands it to the protocol; false once the
 /// socket is drained (or gone).
 fn receive_one<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token) -> bool {
-    let result = match core.source(token) {
-        Some(Source::Datagram(d)) => d.socket.recv_from(buf),
+    let result = match core.source_mut(token) {
+        Some(Source::Datagram(d)) => d.socket.recv_from(buf).inspect(|&(n, _)| {
+            d.bytes_read += n as u64;
+        }),
         _ => Err(io::ErrorKind::NotFound.into()),
     };
     match result {

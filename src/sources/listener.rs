@@ -240,7 +240,10 @@ pub(super) fn on_event<S: 'static>(core: &mut Core<S>, token: Token) {
                 }
                 let protocol = (l.factory)();
                 match add_accepted(core, token, stream, protocol) {
-                    Ok(conn) => info!("accepted {addr} as {}", show(conn)),
+                    Ok(conn) => {
+                        core.count_accepted();
+                        info!("accepted {addr} as {}", show(conn));
+                    }
                     Err(e) => error!("cannot register connection from {addr}: {e}"),
                 }
                 // connection_made, and whatever it asks for.

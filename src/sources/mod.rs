@@ -134,6 +134,17 @@ pub(crate) fn connection_made<S: 'static>(core: &mut Core<S>, token: Token) {
     }
 }
 
+/// The name of the protocol of `token` (a stream or a datagram socket),
+/// for the logs; empty for any other source, or one that is gone.
+pub(crate) fn protocol_name<S: 'static>(core: &Core<S>, token: Token) -> &'static str {
+    match core.source(token) {
+        Some(Source::Stream(s)) => s.protocol_name(),
+        Some(Source::Datagram(d)) => d.protocol_name(),
+        _ => None,
+    }
+    .unwrap_or("")
+}
+
 /// The local address of any socket source.
 pub(crate) fn local_addr<S: 'static>(core: &Core<S>, token: Token) -> io::Result<Addr> {
     match core.source(token) {

@@ -50,6 +50,12 @@ impl<S: 'static> StreamSource<S> {
         self.transport.has(flag::MADE) && !self.transport.has(flag::CLOSED)
     }
 
+    /// Its protocol's name for the logs; `None` while the protocol is lent
+    /// out or gone.
+    pub(crate) fn protocol_name(&self) -> Option<&'static str> {
+        self.protocol.as_ref().map(|p| p.protocol_name())
+    }
+
     /// Lends the protocol out for a callback. When nothing is queued and
     /// nothing asked to stop output, the callback's writes may join the batch
     /// without a lookup: the batch is armed for this connection (`core/write.rs`).
@@ -378,6 +384,9 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
                 if tracing {
                     trace!("{} read {n} bytes", show(token));
                 }
+                t.count_in(n);
+                // Connections with an idle timeout, and every connection
+                // of a timed loop, note when they last received.
                 if let Some(extra) = t.extra.as_mut() {
                     extra.last_active = r.clock.now();
                 }
@@ -649,7 +658,7 @@ fn drain_lingering<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token)
     loop {
         match s.transport.stream.recv(buf) {
             Io::Done(0) | Io::Failed(_) => break,
-            Io::Done(_) => continue,
+            Io::Done(n) => s.transport.count_in(n),
             Io::WouldBlock => return,
         }
     }

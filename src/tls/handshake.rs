@@ -143,9 +143,11 @@ fn upgrade<S: 'static>(
     };
     let t = &mut r.stream.transport;
     let plaintext = t.take_output(r.pool);
+    let handed_over = plaintext.len();
     let socket = mem::replace(&mut t.stream, Stream::Other(Box::new(Unplugged)));
     t.stream = Stream::Other(Box::new(TlsStream::new(socket, conn, plaintext)));
     t.set(LAYERED);
+    core.output_handed_over(handed_over);
     core.mark_dirty(token);
     core.push_ready(token);
     start_timer(core, token);

@@ -17,8 +17,9 @@
 //! | [`nested`] | `nest_poll`, `nest_tokio` | an echo server nested in another loop, and the outer program's commands |
 //!
 //! [`server`] is what every example program does the same way at start-up
-//! ([`tls`] its TLS flags);
-//! [`blocking`] the signal handling of the guide's two blocking servers.
+//! ([`tls`] its TLS flags, and SIGUSR1's statistics line); [`stats`] the
+//! reactor's statistics as the servers' reports name them; [`blocking`] the
+//! signal handling of the guide's two blocking servers.
 
 pub mod blocking;
 pub mod chat;
@@ -28,6 +29,7 @@ pub mod http;
 pub mod nested;
 pub mod resp;
 pub mod server;
+pub mod stats;
 pub mod stdin_logger;
 pub mod tls;
 pub mod upload;

@@ -2,6 +2,13 @@
 //! line, how it fails at start-up, and (for the servers) the whole start:
 //! [`listen`], then [`Listening::run`].
 //!
+//! Every server started here answers SIGUSR1 with one line of the reactor's
+//! statistics at `info` (turns, events per turn, callbacks, connections,
+//! bytes, queued output; `RUST_LOG=debug` adds a line per connection), and
+//! runs a timed loop (time in poll against time at work, slow callbacks
+//! logged) when `SOCKLOOP_TIMING=1` is set: see [`install_signals`] and
+//! [`from_env`].
+//!
 //! ```no_run
 //! use sockloop::Config;
 //! use sockloop_examples::echo::Echo;
@@ -12,9 +19,10 @@
 //! ```
 
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{self, Write};
 
-use sockloop::{Config, Protocol, Reactor, Token};
+use log::{debug, info};
+use sockloop::{Config, Ctx, Protocol, Reactor, Token};
 
 use crate::tls::ServerTls;
 
@@ -54,8 +62,53 @@ impl<T, E: Display> OrFail<T> for Result<T, E> {
     }
 }
 
+/// `config`, timed ([`Config::timing`]) if the environment says
+/// `SOCKLOOP_TIMING=1`: asyncio's `PYTHONASYNCIODEBUG`, for a loop whose
+/// operator wants to see where its time goes without rebuilding it.
+pub fn from_env(config: Config) -> Config {
+    let timing = std::env::var_os("SOCKLOOP_TIMING").is_some_and(|v| v != "0" && !v.is_empty());
+    Config {
+        timing: config.timing || timing,
+        ..config
+    }
+}
+
+/// The signals every example server answers, in one signal source: SIGINT
+/// and SIGTERM shut it down gracefully (a second one exits at once, see
+/// [`Reactor::on_shutdown_signal`]); SIGUSR1 logs the reactor's statistics
+/// ([`log_stats`]) and goes on.
+pub fn install_signals<S: 'static>(reactor: &mut Reactor<S>) -> io::Result<Token> {
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1];
+    reactor.add_signals(&signals, |ctx, signal| {
+        if signal == libc::SIGUSR1 {
+            log_stats(ctx);
+        } else {
+            Reactor::on_shutdown_signal(ctx, signal);
+        }
+    })
+}
+
+/// One line of the reactor's statistics at `info` (`stats: turns=...`, see
+/// [`sockloop::Stats`]); at `debug`, one more per open connection.
+pub fn log_stats<S: 'static>(ctx: &mut Ctx<'_, S>) {
+    info!("stats: {}", ctx.stats());
+    if log::log_enabled!(log::Level::Debug) {
+        let tokens: Vec<Token> = ctx.connections().collect();
+        for token in tokens {
+            let conn = ctx.connection(token);
+            let peer = conn
+                .peer_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string());
+            if let Some(stats) = conn.stats() {
+                debug!("connection {peer}: {stats}");
+            }
+        }
+    }
+}
+
 /// A server as every example starts one: a reactor listening on its
-/// address, SIGINT and SIGTERM installed, not yet announced or running.
+/// address, its signals installed ([`install_signals`]), not yet announced
+/// or running.
 pub struct Listening<S: 'static> {
     /// The reactor, for what a server adds before it runs (stdin, timers).
     pub reactor: Reactor<S>,
@@ -64,11 +117,12 @@ pub struct Listening<S: 'static> {
     others: Vec<(Token, &'static str)>,
 }
 
-/// Starts a server: a reactor sharing `state`, with `config`, listening on
-/// `addr` (`HOST:PORT`, or `unix:PATH` for a Unix socket) with a protocol
-/// from `factory` per connection, shut down
-/// gracefully by SIGINT or SIGTERM (a second one exits at once). Any
-/// failure exits 1 with one line, as the examples' conventions say.
+/// Starts a server: a reactor sharing `state`, with `config` (timed if the
+/// environment asks, see [`from_env`]), listening on `addr` (`HOST:PORT`,
+/// or `unix:PATH` for a Unix socket) with a protocol from `factory` per
+/// connection, shut down gracefully by SIGINT or SIGTERM (a second one
+/// exits at once), reporting on SIGUSR1. Any failure exits 1 with one line,
+/// as the examples' conventions say.
 pub fn listen<S, P, F>(state: S, config: Config, addr: &str, factory: F) -> Listening<S>
 where
     S: 'static,
@@ -92,7 +146,7 @@ where
     P: Protocol<S>,
     F: FnMut() -> P + 'static,
 {
-    let mut reactor = Reactor::with_config(state, config).or_fail("creating the reactor");
+    let mut reactor = Reactor::with_config(state, from_env(config)).or_fail("creating the reactor");
     let listener = match (addr.strip_prefix("unix:"), tls) {
         (Some(_), Some(_)) => fail("listening", "TLS is served on TCP addresses only"),
         (Some(path), None) => reactor.listen_unix(path, factory),
@@ -100,9 +154,7 @@ where
         (None, None) => reactor.listen_tcp(addr, factory),
     }
     .or_fail(&format!("listening on {addr}"));
-    reactor
-        .shutdown_on_signals()
-        .or_fail("installing signal handlers");
+    install_signals(&mut reactor).or_fail("installing signal handlers");
     Listening {
         reactor,
         listener,

@@ -552,3 +552,4 @@ impl Protocol<Server> for Http {
 mod tests;
 
 mod respond;
+mod status;

@@ -81,6 +81,10 @@
 //!   target, status, body bytes, time taken. `RUST_LOG=warn` turns it off
 //!   (and then no line is formatted at all), as `access_log off` does for
 //!   nginx; bench/http.sh runs it so.
+//! - `--status-path PATH` (off by default) serves the reactor's statistics
+//!   at `PATH` as plain text, as nginx's `stub_status` does
+//!   (`connection/status.rs`); it is checked before the files, so it hides
+//!   a file of that name.
 //! - The steady state of a keep-alive connection allocates nothing per
 //!   request: the head is parsed in place, response heads are built in one
 //!   reused buffer with a `Date` formatted once a second, and timers are not
@@ -124,6 +128,8 @@ pub struct Server {
     pub clock: response::Clock,
     /// Small files as ready-made responses.
     pub cache: cache::Cache,
+    /// Where the status page is served (`--status-path`); `None`: nowhere.
+    pub status_path: Option<String>,
 }
 
 impl Server {
@@ -140,6 +146,7 @@ impl Server {
             head: Vec::new(),
             clock: response::Clock::default(),
             cache: cache::Cache::default(),
+            status_path: None,
         }
     }
 

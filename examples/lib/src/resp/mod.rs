@@ -35,6 +35,7 @@
 mod collections;
 mod commands;
 mod parser;
+pub mod reactor_info;
 mod reply;
 mod store;
 

@@ -54,6 +54,9 @@ impl Http {
             Ok(path) => path,
             Err(refusal) => return self.refuse(ctx, refusal, head_only, access),
         };
+        if ctx.shared_ref().status_path.as_deref() == Some(path) {
+            return self.send_status(ctx, persist, head_only, access);
+        }
         let gzip = request.accept_gzip;
         let now = ctx.now();
         if let Some(entry) = ctx.shared().cache.get(path, gzip, now) {
