@@ -64,6 +64,13 @@ pub(crate) trait ByteStream {
     fn register(&mut self, registry: &Registry, token: Token) -> io::Result<bool>;
     /// Undoes [`ByteStream::register`].
     fn deregister(&mut self, registry: &Registry) -> io::Result<()>;
+    /// `bytes` were just taken from the protocol for the peer, after all
+    /// those taken before: what a later `send` offers must be these, in
+    /// order. Only a stream that checks delivery (the harness' simulated
+    /// network) cares; real streams are told nothing.
+    fn taken(&mut self, bytes: &[u8]) {
+        let _ = bytes;
+    }
 }
 
 /// Every stream is registered for both directions, once (see docs/design.md).
@@ -121,13 +128,38 @@ impl Stream {
         }
     }
 
+    /// [`Stream::send`] of bytes just taken from the protocol: the same
+    /// system call on TCP; a [`ByteStream`] is told of them first
+    /// ([`ByteStream::taken`]).
+    #[inline(always)]
+    pub(crate) fn send_new(&mut self, buf: &[u8]) -> Io {
+        match self {
+            Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
+            Stream::Other(s) => {
+                s.taken(buf);
+                s.send(buf)
+            }
+        }
+    }
+
     /// One call sending `first` then `second` (`sendmsg` with two buffers on
-    /// a socket), so a batch and a large write need neither a copy nor a
-    /// second system call.
-    pub(crate) fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
+    /// a socket), both just taken from the protocol, so a batch and a large
+    /// write need neither a copy nor a second system call.
+    pub(crate) fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
         match self {
             Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
-            Stream::Other(s) => s.send2(first, second),
+            Stream::Other(s) => {
+                s.taken(first);
+                s.taken(second);
+                s.send2(first, second)
+            }
+        }
+    }
+
+    /// Bytes just taken from the protocol go to the queue, not the socket.
+    pub(crate) fn queue_new(&mut self, bytes: &[u8]) {
+        if let Stream::Other(s) = self {
+            s.taken(bytes);
         }
     }
 
@@ -375,11 +407,12 @@ impl Transport {
     #[inline]
     pub(crate) fn send_or_queue(&mut self, pool: &mut Pool, data: &[u8]) -> io::Result<()> {
         if self.can_send_now() {
-            match self.stream.send(data) {
+            match self.stream.send_new(data) {
                 Io::Done(n) if n == data.len() => Ok(()),
                 first => self.send_rest(pool, data, first),
             }
         } else {
+            self.stream.queue_new(data);
             self.output.extend(pool, data);
             Ok(())
         }
@@ -421,7 +454,7 @@ impl Transport {
     ) -> io::Result<()> {
         let total = first.len() + second.len();
         let sent = if self.can_send_now() {
-            match self.stream.send2(first, second) {
+            match self.stream.send2_new(first, second) {
                 Io::Done(n) => n,
                 Io::WouldBlock => {
                     self.set(flag::WRITE_BLOCKED);
@@ -430,6 +463,8 @@ impl Transport {
                 Io::Failed(e) => return Err(e),
             }
         } else {
+            self.stream.queue_new(first);
+            self.stream.queue_new(second);
             0
         };
         if sent < first.len() {

@@ -1,0 +1,359 @@
+//! The simulated network under the fault simulation: one [`Wire`] per
+//! connection (both directions, the socket buffers, the faults), the byte
+//! stream the reactor reads and writes it through, and the listener it
+//! accepts from.
+//!
+//! The wire is also where delivery is checked: the transport tells its
+//! stream of every byte it takes from the protocol (`ByteStream::taken`),
+//! so each `send` must offer exactly the next bytes owed to the peer, in
+//! order; anything else (a byte lost, sent twice or out of order) is a
+//! violation, and so is shutting down the write side, or closing in good
+//! order, with bytes still owed.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mio::{Registry, Token};
+
+use crate::addr::Addr;
+use crate::sources::listener::Accept;
+use crate::sys::Io;
+use crate::transport::{ByteStream, Stream};
+
+/// Everything the simulation shares with the streams and protocols it
+/// hands to the reactor.
+pub(super) type Shared = Rc<RefCell<Net>>;
+
+/// The port of the peer on wire `i` is `PEER_PORT + i`.
+pub(super) const PEER_PORT: u16 = 40000;
+
+#[derive(Default)]
+pub(super) struct Net {
+    pub(super) wires: Vec<Wire>,
+    /// Wires connected and not accepted yet, oldest first.
+    pub(super) backlog: VecDeque<usize>,
+    /// How many accepts fail with EMFILE before one succeeds again.
+    pub(super) refuse_accepts: u32,
+    /// The wire the listener just accepted, for the protocol it makes.
+    pub(super) accepting: Option<usize>,
+    /// What went wrong, in the words of the check that saw it.
+    pub(super) violations: Vec<String>,
+    /// The simulation's time since it began (the reactor's clock, stopped).
+    pub(super) now: Duration,
+}
+
+impl Net {
+    pub(super) fn violate(&mut self, what: String) {
+        self.violations.push(what);
+    }
+}
+
+/// One connection (or pipe) between a simulated peer and the reactor.
+#[derive(Default)]
+pub(super) struct Wire {
+    pub(super) is_socket: bool,
+    /// The reactor's token for it, once it was accepted and made.
+    pub(super) token: Option<Token>,
+    // ----- from the peer ---------------------------------------------------
+    /// Every byte the peer sent.
+    pub(super) sent: Vec<u8>,
+    /// How many of them reached the socket (the rest are in flight).
+    pub(super) arrived: usize,
+    /// How many of them the reactor read.
+    pub(super) read: usize,
+    /// When the oldest byte in flight was sent.
+    pub(super) in_flight_since: Option<Duration>,
+    /// The peer shut down its side: after `sent`, the reactor reads EOF.
+    pub(super) eof_sent: bool,
+    // ----- to the peer -----------------------------------------------------
+    /// Every byte the reactor took from the protocol for this peer.
+    pub(super) taken: Vec<u8>,
+    /// How many of them reached the peer's side.
+    pub(super) delivered: usize,
+    /// How many of those the peer has read (the rest fill its buffer).
+    pub(super) consumed: usize,
+    /// The socket's buffer: how many bytes sent and unread it holds.
+    pub(super) capacity: usize,
+    /// A send was refused or cut short: a writable edge is owed once the
+    /// peer reads.
+    pub(super) blocked: bool,
+    /// The reactor shut down its write side: the peer reads EOF.
+    pub(super) shut: bool,
+    /// The reactor let go of the stream (the fd is closed).
+    pub(super) dropped: bool,
+    // ----- faults ------------------------------------------------------------
+    /// The connection was reset: reads and writes fail.
+    pub(super) reset: bool,
+    /// The reset is still to be reported as the socket's pending error.
+    pub(super) error_pending: bool,
+    /// Reset mid-write: after this many more bytes are taken by `send`.
+    pub(super) reset_after: Option<usize>,
+    // ----- readiness owed to the reactor --------------------------------------
+    pub(super) edge_read: bool,
+    pub(super) edge_write: bool,
+    pub(super) edge_hup: bool,
+    /// What the protocol was told, for the call-order checks.
+    pub(super) calls: Calls,
+}
+
+/// The callbacks a connection's protocol received, counted.
+#[derive(Default, Debug)]
+pub(super) struct Calls {
+    pub(super) made: u32,
+    pub(super) eof: u32,
+    pub(super) lost: u32,
+    /// The reason `connection_lost` was given: `None` for an orderly close.
+    pub(super) lost_reason: Option<Option<String>>,
+    pub(super) write_paused: bool,
+}
+
+impl Wire {
+    pub(super) fn new(is_socket: bool, capacity: usize) -> Wire {
+        Wire {
+            is_socket,
+            capacity: capacity.max(1),
+            ..Wire::default()
+        }
+    }
+
+    /// Bytes the peer sent that have not reached the socket yet.
+    pub(super) fn in_flight(&self) -> usize {
+        self.sent.len() - self.arrived
+    }
+
+    /// Room left in the socket for the reactor's sends.
+    pub(super) fn room(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.delivered - self.consumed)
+    }
+
+    /// The reactor sees an EOF (or a reset) once it has read what arrived.
+    pub(super) fn peer_done(&self) -> bool {
+        self.reset || (self.eof_sent && self.arrived == self.sent.len())
+    }
+
+    /// The peer has seen the end of what the reactor sends.
+    pub(super) fn server_done(&self) -> bool {
+        self.shut || self.dropped || self.reset
+    }
+
+    /// `n` more bytes of what the peer sent reach the socket.
+    pub(super) fn arrive(&mut self, n: usize) {
+        let n = n.min(self.in_flight());
+        if n == 0 && !(self.eof_sent && self.in_flight() == 0) {
+            return;
+        }
+        self.arrived += n;
+        if self.in_flight() == 0 {
+            self.in_flight_since = None;
+        }
+        self.edge_read = true;
+        if self.peer_done() {
+            self.edge_hup = true;
+        }
+    }
+
+    /// The peer reads `n` of the bytes waiting for it: room for more.
+    pub(super) fn consume(&mut self, n: usize) {
+        self.consumed = (self.consumed + n).min(self.delivered);
+        if self.blocked && self.room() > 0 {
+            self.blocked = false;
+            self.edge_write = true;
+        }
+    }
+
+    /// The peer resets the connection: what was in flight is lost, and the
+    /// reactor hears of it.
+    pub(super) fn reset_now(&mut self) {
+        if self.reset {
+            return;
+        }
+        self.reset = true;
+        self.error_pending = true;
+        self.sent.truncate(self.arrived.max(self.read));
+        self.in_flight_since = None;
+        (self.edge_read, self.edge_write, self.edge_hup) = (true, true, true);
+    }
+}
+
+/// The byte stream of wire `wire`, as the reactor's transport sees it.
+pub(super) struct SimStream {
+    pub(super) net: Shared,
+    pub(super) wire: usize,
+}
+
+fn reset_error() -> Io {
+    Io::Failed(io::Error::from_raw_os_error(libc::ECONNRESET))
+}
+
+impl SimStream {
+    /// One write of `parts` (one buffer, or two for `sendmsg`).
+    fn send_parts(&mut self, parts: [&[u8]; 2]) -> Io {
+        let mut net = self.net.borrow_mut();
+        let i = self.wire;
+        let w = &mut net.wires[i];
+        if w.reset {
+            return reset_error();
+        }
+        let total = parts[0].len() + parts[1].len();
+        let owed = &w.taken[w.delivered..];
+        let offered_right = total <= owed.len()
+            && owed[..parts[0].len()] == *parts[0]
+            && owed[parts[0].len()..total] == *parts[1];
+        let shut = w.shut;
+        if !offered_right || shut {
+            let what = if shut {
+                format!("wire {i}: a send after the write side was shut down")
+            } else {
+                format!(
+                    "wire {i}: a send offers {total} bytes that are not the next {} owed \
+                     (a byte lost, duplicated or reordered)",
+                    owed.len().min(total)
+                )
+            };
+            net.violate(what);
+            return Io::Failed(io::Error::other("simulation: bad send"));
+        }
+        let mut n = total.min(w.room());
+        if let Some(after) = w.reset_after {
+            if after == 0 {
+                w.reset_after = None;
+                w.reset_now();
+                // This send is the one that meets the reset.
+                w.error_pending = false;
+                return reset_error();
+            }
+            n = n.min(after);
+            w.reset_after = Some(after - n);
+        }
+        if n == 0 {
+            w.blocked = true;
+            return Io::WouldBlock;
+        }
+        w.delivered += n;
+        if w.room() == 0 {
+            w.blocked = true;
+        }
+        Io::Done(n)
+    }
+}
+
+impl ByteStream for SimStream {
+    fn recv(&mut self, buf: &mut [u8]) -> Io {
+        let mut net = self.net.borrow_mut();
+        let w = &mut net.wires[self.wire];
+        if w.reset {
+            return reset_error();
+        }
+        let ready = w.arrived - w.read;
+        if ready > 0 {
+            let n = ready.min(buf.len());
+            buf[..n].copy_from_slice(&w.sent[w.read..w.read + n]);
+            w.read += n;
+            Io::Done(n)
+        } else if w.peer_done() {
+            Io::Done(0)
+        } else {
+            Io::WouldBlock
+        }
+    }
+    fn send(&mut self, buf: &[u8]) -> Io {
+        self.send_parts([buf, &[]])
+    }
+    fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
+        self.send_parts([first, second])
+    }
+    fn taken(&mut self, bytes: &[u8]) {
+        let mut net = self.net.borrow_mut();
+        let i = self.wire;
+        let w = &mut net.wires[i];
+        w.taken.extend_from_slice(bytes);
+        if w.shut && !bytes.is_empty() {
+            net.violate(format!(
+                "wire {i}: {} bytes taken from the protocol after the write side was shut down",
+                bytes.len()
+            ));
+        }
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        let mut net = self.net.borrow_mut();
+        let i = self.wire;
+        let w = &mut net.wires[i];
+        let owed = w.taken.len() - w.delivered;
+        w.shut = true;
+        if owed > 0 && !w.reset {
+            net.violate(format!(
+                "wire {i}: the write side shut down with {owed} bytes taken and never sent"
+            ));
+        }
+        Ok(())
+    }
+    fn peer_addr(&self) -> io::Result<Addr> {
+        let port = PEER_PORT + self.wire as u16;
+        Ok(Addr::Inet(SocketAddr::from(([127, 0, 0, 1], port))))
+    }
+    fn local_addr(&self) -> io::Result<Addr> {
+        Ok(Addr::Inet(SocketAddr::from(([127, 0, 0, 1], 7000))))
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let mut net = self.net.borrow_mut();
+        let w = &mut net.wires[self.wire];
+        if std::mem::take(&mut w.error_pending) {
+            return Ok(Some(io::Error::from_raw_os_error(libc::ECONNRESET)));
+        }
+        Ok(None)
+    }
+    fn is_socket(&self) -> bool {
+        self.net.borrow().wires[self.wire].is_socket
+    }
+    /// The simulation reports readiness itself.
+    fn register(&mut self, _: &Registry, _: Token) -> io::Result<bool> {
+        Ok(false)
+    }
+    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SimStream {
+    fn drop(&mut self) {
+        if let Ok(mut net) = self.net.try_borrow_mut() {
+            net.wires[self.wire].dropped = true;
+        }
+    }
+}
+
+/// The listening socket: accepts the wires in the backlog, or refuses
+/// with EMFILE while told to.
+pub(super) struct SimListener {
+    pub(super) net: Shared,
+}
+
+impl Accept for SimListener {
+    fn accept(&self) -> io::Result<(Stream, Addr)> {
+        let mut net = self.net.borrow_mut();
+        if net.backlog.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if net.refuse_accepts > 0 {
+            net.refuse_accepts -= 1;
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+        }
+        let wire = net.backlog.pop_front().expect("checked above");
+        net.accepting = Some(wire);
+        drop(net);
+        let stream = SimStream {
+            net: self.net.clone(),
+            wire,
+        };
+        let addr = stream.peer_addr()?;
+        Ok((Stream::Other(Box::new(stream)), addr))
+    }
+    fn local_addr(&self) -> io::Result<Addr> {
+        Ok(Addr::Inet(SocketAddr::from(([127, 0, 0, 1], 7000))))
+    }
+}
