@@ -65,11 +65,20 @@ pub(crate) trait ByteStream {
     /// Undoes [`ByteStream::register`].
     fn deregister(&mut self, registry: &Registry) -> io::Result<()>;
     /// `bytes` were just taken from the protocol for the peer, after all
-    /// those taken before: what a later `send` offers must be these, in
-    /// order. Only a stream that checks delivery (the harness' simulated
-    /// network) cares; real streams are told nothing.
+    /// those taken before, and queued: what a later `send` offers must be
+    /// these, in order. Only a stream that checks delivery (the harness'
+    /// simulated network) cares; real streams are told nothing.
     fn taken(&mut self, bytes: &[u8]) {
         let _ = bytes;
+    }
+    /// [`ByteStream::send`] of bytes just taken from the protocol (see
+    /// [`ByteStream::taken`]).
+    fn send_new(&mut self, buf: &[u8]) -> Io {
+        self.send(buf)
+    }
+    /// [`ByteStream::send2`] of bytes just taken from the protocol.
+    fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
+        self.send2(first, second)
     }
 }
 
@@ -129,16 +138,13 @@ impl Stream {
     }
 
     /// [`Stream::send`] of bytes just taken from the protocol: the same
-    /// system call on TCP; a [`ByteStream`] is told of them first
-    /// ([`ByteStream::taken`]).
+    /// system call on TCP (a [`ByteStream`] may check what it is given, see
+    /// [`ByteStream::taken`]).
     #[inline(always)]
     pub(crate) fn send_new(&mut self, buf: &[u8]) -> Io {
         match self {
             Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
-            Stream::Other(s) => {
-                s.taken(buf);
-                s.send(buf)
-            }
+            Stream::Other(s) => s.send_new(buf),
         }
     }
 
@@ -148,11 +154,7 @@ impl Stream {
     pub(crate) fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
         match self {
             Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
-            Stream::Other(s) => {
-                s.taken(first);
-                s.taken(second);
-                s.send2(first, second)
-            }
+            Stream::Other(s) => s.send2_new(first, second),
         }
     }
 
@@ -412,10 +414,17 @@ impl Transport {
                 first => self.send_rest(pool, data, first),
             }
         } else {
-            self.stream.queue_new(data);
-            self.output.extend(pool, data);
+            self.queue(pool, data);
             Ok(())
         }
+    }
+
+    /// Queues `data` behind what waits already.
+    #[cold]
+    #[inline(never)]
+    fn queue(&mut self, pool: &mut Pool, data: &[u8]) {
+        self.stream.queue_new(data);
+        self.output.extend(pool, data);
     }
 
     /// After a first `send` that did not take everything: keep sending what

@@ -267,6 +267,15 @@ impl ByteStream for SimStream {
     fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
         self.send_parts([first, second])
     }
+    fn send_new(&mut self, buf: &[u8]) -> Io {
+        self.taken(buf);
+        self.send(buf)
+    }
+    fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
+        self.taken(first);
+        self.taken(second);
+        self.send2(first, second)
+    }
     fn taken(&mut self, bytes: &[u8]) {
         let mut net = self.net.borrow_mut();
         let i = self.wire;

@@ -29,3 +29,6 @@ pub mod upload;
 
 #[cfg(test)]
 mod alloc_count;
+
+#[cfg(test)]
+mod sim;
