@@ -64,21 +64,11 @@ pub(crate) trait ByteStream {
     fn register(&mut self, registry: &Registry, token: Token) -> io::Result<bool>;
     /// Undoes [`ByteStream::register`].
     fn deregister(&mut self, registry: &Registry) -> io::Result<()>;
-    /// `bytes` were just taken from the protocol for the peer, after all
-    /// those taken before, and queued: what a later `send` offers must be
-    /// these, in order. Only a stream that checks delivery (the harness'
-    /// simulated network) cares; real streams are told nothing.
-    fn taken(&mut self, bytes: &[u8]) {
+    /// The connection is closing with `bytes` still queued for the peer,
+    /// which will never be sent. Only a stream that checks delivery (the
+    /// harness' simulated network) cares: real streams are told nothing.
+    fn discarded(&mut self, bytes: &[u8]) {
         let _ = bytes;
-    }
-    /// [`ByteStream::send`] of bytes just taken from the protocol (see
-    /// [`ByteStream::taken`]).
-    fn send_new(&mut self, buf: &[u8]) -> Io {
-        self.send(buf)
-    }
-    /// [`ByteStream::send2`] of bytes just taken from the protocol.
-    fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
-        self.send2(first, second)
     }
 }
 
@@ -137,31 +127,13 @@ impl Stream {
         }
     }
 
-    /// [`Stream::send`] of bytes just taken from the protocol: the same
-    /// system call on TCP (a [`ByteStream`] may check what it is given, see
-    /// [`ByteStream::taken`]).
-    #[inline(always)]
-    pub(crate) fn send_new(&mut self, buf: &[u8]) -> Io {
-        match self {
-            Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
-            Stream::Other(s) => s.send_new(buf),
-        }
-    }
-
     /// One call sending `first` then `second` (`sendmsg` with two buffers on
-    /// a socket), both just taken from the protocol, so a batch and a large
-    /// write need neither a copy nor a second system call.
-    pub(crate) fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
+    /// a socket), so a batch and a large write need neither a copy nor a
+    /// second system call.
+    pub(crate) fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
         match self {
             Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
-            Stream::Other(s) => s.send2_new(first, second),
-        }
-    }
-
-    /// Bytes just taken from the protocol go to the queue, not the socket.
-    pub(crate) fn queue_new(&mut self, bytes: &[u8]) {
-        if let Stream::Other(s) = self {
-            s.taken(bytes);
+            Stream::Other(s) => s.send2(first, second),
         }
     }
 
@@ -382,6 +354,9 @@ impl Transport {
     /// Gives both buffers' storage back to the pool, dropping what they hold.
     pub(crate) fn release_buffers(&mut self, pool: &mut Pool) {
         self.drop_input(pool);
+        if let (Stream::Other(s), false) = (&mut self.stream, self.output.is_empty()) {
+            s.discarded(self.output.as_slice());
+        }
         self.output.consume(usize::MAX);
         self.output.release(pool);
     }
@@ -409,22 +384,14 @@ impl Transport {
     #[inline]
     pub(crate) fn send_or_queue(&mut self, pool: &mut Pool, data: &[u8]) -> io::Result<()> {
         if self.can_send_now() {
-            match self.stream.send_new(data) {
+            match self.stream.send(data) {
                 Io::Done(n) if n == data.len() => Ok(()),
                 first => self.send_rest(pool, data, first),
             }
         } else {
-            self.queue(pool, data);
+            self.output.extend(pool, data);
             Ok(())
         }
-    }
-
-    /// Queues `data` behind what waits already.
-    #[cold]
-    #[inline(never)]
-    fn queue(&mut self, pool: &mut Pool, data: &[u8]) {
-        self.stream.queue_new(data);
-        self.output.extend(pool, data);
     }
 
     /// After a first `send` that did not take everything: keep sending what
@@ -463,7 +430,7 @@ impl Transport {
     ) -> io::Result<()> {
         let total = first.len() + second.len();
         let sent = if self.can_send_now() {
-            match self.stream.send2_new(first, second) {
+            match self.stream.send2(first, second) {
                 Io::Done(n) => n,
                 Io::WouldBlock => {
                     self.set(flag::WRITE_BLOCKED);
@@ -472,8 +439,6 @@ impl Transport {
                 Io::Failed(e) => return Err(e),
             }
         } else {
-            self.stream.queue_new(first);
-            self.stream.queue_new(second);
             0
         };
         if sent < first.len() {

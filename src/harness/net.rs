@@ -3,12 +3,16 @@
 //! stream the reactor reads and writes it through, and the listener it
 //! accepts from.
 //!
-//! The wire is also where delivery is checked: the transport tells its
-//! stream of every byte it takes from the protocol (`ByteStream::taken`),
-//! so each `send` must offer exactly the next bytes owed to the peer, in
-//! order; anything else (a byte lost, sent twice or out of order) is a
-//! violation, and so is shutting down the write side, or closing in good
-//! order, with bytes still owed.
+//! The wire is also where delivery is checked. The simulation keeps every
+//! byte the reactor has offered the peer and how many the socket
+//! took (`delivered`); the rest is what the reactor must still hold, in
+//! order, at the head of its queue. So each `send` must begin with exactly
+//! those owed bytes (or be a part of them): anything after them is new
+//! output, which can only follow what is owed. A byte lost, sent twice or
+//! out of order between the queue and the socket is caught at the `send`
+//! that shows it; so is a send after the write side was shut down, and a
+//! close in good order that leaves bytes owed or queued (the transport
+//! reports what it discards, `ByteStream::discarded`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -70,8 +74,8 @@ pub(super) struct Wire {
     /// The peer shut down its side: after `sent`, the reactor reads EOF.
     pub(super) eof_sent: bool,
     // ----- to the peer -----------------------------------------------------
-    /// Every byte the reactor took from the protocol for this peer.
-    pub(super) taken: Vec<u8>,
+    /// Every byte the reactor has offered this peer, in order.
+    pub(super) offered: Vec<u8>,
     /// How many of them reached the peer's side.
     pub(super) delivered: usize,
     /// How many of those the peer has read (the rest fill its buffer).
@@ -85,12 +89,14 @@ pub(super) struct Wire {
     pub(super) shut: bool,
     /// The reactor let go of the stream (the fd is closed).
     pub(super) dropped: bool,
+    /// Bytes still queued when the reactor closed the connection.
+    pub(super) discarded: usize,
     // ----- faults ------------------------------------------------------------
     /// The connection was reset: reads and writes fail.
     pub(super) reset: bool,
     /// The reset is still to be reported as the socket's pending error.
     pub(super) error_pending: bool,
-    /// Reset mid-write: after this many more bytes are taken by `send`.
+    /// Reset mid-write: after this many more bytes are offered by `send`.
     pub(super) reset_after: Option<usize>,
     // ----- readiness owed to the reactor --------------------------------------
     pub(super) edge_read: bool,
@@ -199,25 +205,26 @@ impl SimStream {
         if w.reset {
             return reset_error();
         }
-        let total = parts[0].len() + parts[1].len();
-        let owed = &w.taken[w.delivered..];
-        let offered_right = total <= owed.len()
-            && owed[..parts[0].len()] == *parts[0]
-            && owed[parts[0].len()..total] == *parts[1];
+        let bytes = [parts[0], parts[1]].concat();
+        let total = bytes.len();
+        let owed = &w.offered[w.delivered..];
+        let common = owed.len().min(total);
         let shut = w.shut;
-        if !offered_right || shut {
+        if bytes[..common] != owed[..common] || shut {
             let what = if shut {
                 format!("wire {i}: a send after the write side was shut down")
             } else {
                 format!(
-                    "wire {i}: a send offers {total} bytes that are not the next {} owed \
+                    "wire {i}: a send offers bytes other than the {} still owed \
                      (a byte lost, duplicated or reordered)",
-                    owed.len().min(total)
+                    owed.len()
                 )
             };
             net.violate(what);
             return Io::Failed(io::Error::other("simulation: bad send"));
         }
+        // What follows the owed bytes is new output.
+        w.offered.extend_from_slice(&bytes[common..]);
         let mut n = total.min(w.room());
         if let Some(after) = w.reset_after {
             if after == 0 {
@@ -267,36 +274,19 @@ impl ByteStream for SimStream {
     fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
         self.send_parts([first, second])
     }
-    fn send_new(&mut self, buf: &[u8]) -> Io {
-        self.taken(buf);
-        self.send(buf)
-    }
-    fn send2_new(&mut self, first: &[u8], second: &[u8]) -> Io {
-        self.taken(first);
-        self.taken(second);
-        self.send2(first, second)
-    }
-    fn taken(&mut self, bytes: &[u8]) {
+    fn discarded(&mut self, bytes: &[u8]) {
         let mut net = self.net.borrow_mut();
-        let i = self.wire;
-        let w = &mut net.wires[i];
-        w.taken.extend_from_slice(bytes);
-        if w.shut && !bytes.is_empty() {
-            net.violate(format!(
-                "wire {i}: {} bytes taken from the protocol after the write side was shut down",
-                bytes.len()
-            ));
-        }
+        net.wires[self.wire].discarded += bytes.len();
     }
     fn shutdown_write(&self) -> io::Result<()> {
         let mut net = self.net.borrow_mut();
         let i = self.wire;
         let w = &mut net.wires[i];
-        let owed = w.taken.len() - w.delivered;
+        let owed = w.offered.len() - w.delivered;
         w.shut = true;
         if owed > 0 && !w.reset {
             net.violate(format!(
-                "wire {i}: the write side shut down with {owed} bytes taken and never sent"
+                "wire {i}: the write side shut down with {owed} bytes offered and never sent"
             ));
         }
         Ok(())

@@ -249,7 +249,7 @@ impl<'a> Peer<'a> {
 
     /// Every byte of the server's that reached it, in order.
     pub fn received(&self) -> &'a [u8] {
-        &self.wire.taken[..self.wire.delivered]
+        &self.wire.offered[..self.wire.delivered]
     }
 
     /// Whether the connection was reset (by this peer, a fault).
@@ -552,7 +552,7 @@ impl<S: 'static> Sim<S> {
         let mut bytes = 0;
         let mut events = 0;
         for w in &net.wires {
-            bytes += w.sent.len() + w.arrived + w.read + w.taken.len() + w.delivered;
+            bytes += w.sent.len() + w.arrived + w.read + w.offered.len() + w.delivered;
             bytes += w.consumed;
             events += w.calls.made + w.calls.eof + w.calls.lost;
             events += u32::from(w.shut) + u32::from(w.dropped) + u32::from(w.eof_sent);
@@ -636,7 +636,7 @@ impl<S: 'static> Sim<S> {
                 return;
             }
             let server_done = w.server_done() && w.consumed == w.delivered;
-            client.act(&mut self.client_rngs[i], &w.taken[..w.consumed], server_done)
+            client.act(&mut self.client_rngs[i], &w.offered[..w.consumed], server_done)
         };
         match act {
             Act::Send(bytes) => {
@@ -801,6 +801,12 @@ impl<S: 'static> Sim<S> {
         if let Some(violation) = first {
             return self.fail(violation);
         }
+        let dropped = (self.net.borrow().wires.iter().enumerate())
+            .find(|(_, w)| w.discarded > 0 && w.calls.lost_reason == Some(None))
+            .map(|(i, w)| (i, w.discarded));
+        if let Some((i, n)) = dropped {
+            return self.fail(format!("wire {i}: closed in good order, dropping {n} queued bytes"));
+        }
         let config = self.reactor.config().clone();
         let mut over = None;
         for (i, w) in self.net.borrow().wires.iter().enumerate() {
@@ -873,15 +879,16 @@ impl<S: 'static> Sim<S> {
 /// One line on the state of wire `i`.
 fn describe(i: usize, w: &Wire) -> String {
     format!(
-        "wire {i}: sent {} (arrived {}, read {}{}), taken {} (delivered {}, read {}), \
-         calls {:?}{}{}{}",
+        "wire {i}: sent {} (arrived {}, read {}{}), offered {} (delivered {}, read {}), \
+         {} discarded, calls {:?}{}{}{}",
         w.sent.len(),
         w.arrived,
         w.read,
         if w.eof_sent { ", then EOF" } else { "" },
-        w.taken.len(),
+        w.offered.len(),
         w.delivered,
         w.consumed,
+        w.discarded,
         w.calls,
         if w.reset { ", reset" } else { "" },
         if w.shut { ", shut" } else { "" },

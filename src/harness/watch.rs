@@ -60,13 +60,13 @@ impl<P> Watched<P> {
             Call::Data | Call::Timer => {}
         }
         // An orderly close comes only once every byte owed went out.
-        let owed = w.taken.len() - w.delivered;
+        let owed = w.offered.len() - w.delivered + w.discarded;
         let orderly = call == Call::Lost && detail.is_none() && !w.reset;
         if let Some(wrong) = wrong {
             net.violate(format!("wire {i}: {call:?} called {wrong}"));
         } else if orderly && owed > 0 {
             net.violate(format!(
-                "wire {i}: closed in good order with {owed} bytes taken and never sent"
+                "wire {i}: closed in good order with {owed} bytes offered and never sent"
             ));
         }
     }
