@@ -205,7 +205,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&[split, peer], data)) = input.split_first_chunk::<2>() else {
         return;
     };
-    let window = [1, 7, 512, 64 * 1024][usize::from(peer & 3)];
+    let window = [7, 512, 4096, 64 * 1024][usize::from(peer & 3)];
     let eof = peer & 4 == 0;
     let limit = 64 * data.len() + (4 << 20);
     let (out, closed) = session(&sockloop_fuzz::chunks(data, split), window, eof, limit);
