@@ -48,6 +48,48 @@ pub(super) struct Net {
     pub(super) violations: Vec<String>,
     /// The simulation's time since it began (the reactor's clock, stopped).
     pub(super) now: Duration,
+    /// How often each fault struck.
+    pub(super) seen: Seen,
+}
+
+/// How often each fault struck in a scenario (or, added up, in many): the
+/// evidence that the simulation did what it says.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Reads that returned part of what a peer had sent: its bytes arrived
+    /// split (or several sends coalesced).
+    pub split_reads: u64,
+    /// Sends the socket took only in part.
+    pub partial_sends: u64,
+    /// Sends the socket refused (`WouldBlock`) until it was writable again.
+    pub refused_sends: u64,
+    /// Connections reset by their peer.
+    pub resets: u64,
+    /// Of those, resets that met one of the reactor's sends half-way.
+    pub resets_mid_write: u64,
+    /// Half-closes whose EOF came in the same event as the last bytes, or
+    /// before the client had sent everything.
+    pub early_eofs: u64,
+    /// Accepts refused with EMFILE.
+    pub refused_accepts: u64,
+    /// Turns whose due timers fired in an order other than their deadlines'.
+    pub reordered_timers: u64,
+    /// Scenarios (1 for one; the count when added up).
+    pub scenarios: u64,
+}
+
+impl std::ops::AddAssign for Seen {
+    fn add_assign(&mut self, other: Seen) {
+        self.split_reads += other.split_reads;
+        self.partial_sends += other.partial_sends;
+        self.refused_sends += other.refused_sends;
+        self.resets += other.resets;
+        self.resets_mid_write += other.resets_mid_write;
+        self.early_eofs += other.early_eofs;
+        self.refused_accepts += other.refused_accepts;
+        self.reordered_timers += other.reordered_timers;
+        self.scenarios += other.scenarios;
+    }
 }
 
 impl Net {
@@ -232,6 +274,8 @@ impl SimStream {
                 w.reset_now();
                 // This send is the one that meets the reset.
                 w.error_pending = false;
+                net.seen.resets_mid_write += 1;
+                net.seen.resets += 1;
                 return reset_error();
             }
             n = n.min(after);
@@ -239,11 +283,15 @@ impl SimStream {
         }
         if n == 0 {
             w.blocked = true;
+            net.seen.refused_sends += 1;
             return Io::WouldBlock;
         }
         w.delivered += n;
         if w.room() == 0 {
             w.blocked = true;
+        }
+        if n < total {
+            net.seen.partial_sends += 1;
         }
         Io::Done(n)
     }
@@ -261,6 +309,9 @@ impl ByteStream for SimStream {
             let n = ready.min(buf.len());
             buf[..n].copy_from_slice(&w.sent[w.read..w.read + n]);
             w.read += n;
+            if w.read < w.sent.len() {
+                net.seen.split_reads += 1;
+            }
             Io::Done(n)
         } else if w.peer_done() {
             Io::Done(0)
@@ -340,6 +391,7 @@ impl Accept for SimListener {
         }
         if net.refuse_accepts > 0 {
             net.refuse_accepts -= 1;
+            net.seen.refused_accepts += 1;
             return Err(io::Error::from_raw_os_error(libc::EMFILE));
         }
         let wire = net.backlog.pop_front().expect("checked above");

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::Rng;
+use super::net::Seen;
 use crate::core::panic_message;
 
 /// Replays one seed (hexadecimal with `0x`, or decimal), its every step
@@ -21,6 +22,17 @@ pub const BASE_VAR: &str = "SOCKLOOP_SIM_BASE";
 thread_local! {
     /// A seed is being replayed: the simulation prints every step.
     static VERBOSE: Cell<bool> = const { Cell::new(false) };
+    /// The faults of the scenarios run on this thread, added up.
+    static SEEN: Cell<Seen> = Cell::new(Seen::default());
+}
+
+/// Adds one scenario's faults to the running total (when a `Sim` ends).
+pub(super) fn count(seen: Seen) {
+    SEEN.with(|total| {
+        let mut sum = total.get();
+        sum += seen;
+        total.set(sum);
+    });
 }
 
 /// Whether the scenario running on this thread is a replay.
@@ -47,14 +59,21 @@ fn env_number(var: &str) -> Option<u64> {
 /// Runs `scenario` once per seed, `count` seeds, and panics with the seed
 /// of the first one that fails (returns `Err` or panics), saying how to
 /// replay it. `name` should be the test's name: the seeds derive from it,
-/// so each test explores its own, the same on every run.
+/// so each test explores its own, the same on every run. Returns how often
+/// each fault struck, added up over the scenarios (each [`Sim`](super::Sim)
+/// counts its own when it ends).
 ///
 /// Environment variables change what runs:
 /// - `SOCKLOOP_SIM_SEED=0x...`: that one seed, printing every step;
 /// - `SOCKLOOP_SIM_SCENARIOS=N` or `SOCKLOOP_SIM_SECS=S`: a soak of N
 ///   scenarios, or of S seconds, from seeds new on every run (or from
 ///   `SOCKLOOP_SIM_BASE`), with a line on stderr when it is over.
-pub fn scenarios(name: &str, count: usize, mut scenario: impl FnMut(u64) -> Result<(), String>) {
+pub fn scenarios(
+    name: &str,
+    count: usize,
+    mut scenario: impl FnMut(u64) -> Result<(), String>,
+) -> Seen {
+    SEEN.with(|total| total.set(Seen::default()));
     if let Some(seed) = env_number(SEED_VAR) {
         VERBOSE.with(|v| v.set(true));
         eprintln!("{name}: replaying seed {seed:#x}");
@@ -63,8 +82,8 @@ pub fn scenarios(name: &str, count: usize, mut scenario: impl FnMut(u64) -> Resu
         if let Err(e) = outcome {
             panic!("{name}: seed {seed:#x} fails: {e}");
         }
-        eprintln!("{name}: seed {seed:#x} passes");
-        return;
+        eprintln!("{name}: seed {seed:#x} passes: {:?}", SEEN.with(Cell::get));
+        return SEEN.with(Cell::get);
     }
     let count_var = env_number(SCENARIOS_VAR);
     let secs = env_number(SECS_VAR);
@@ -93,12 +112,14 @@ pub fn scenarios(name: &str, count: usize, mut scenario: impl FnMut(u64) -> Resu
         }
         ran += 1;
     }
+    let seen = SEEN.with(Cell::get);
     if soak {
         eprintln!(
-            "{name}: {ran} scenarios passed in {:.1} s (seeds from base {base:#x})",
+            "{name}: {ran} scenarios passed in {:.1} s (seeds from base {base:#x}); {seen:?}",
             started.elapsed().as_secs_f64()
         );
     }
+    seen
 }
 
 /// One scenario, a panic in it counting as a failure.

@@ -84,7 +84,7 @@ use std::time::Duration;
 use mio::Token;
 
 use super::Rng;
-use super::net::{Net, PEER_PORT, Shared, SimListener, SimStream, Wire};
+use super::net::{Net, PEER_PORT, Seen, Shared, SimListener, SimStream, Wire};
 use super::run::verbose;
 use super::watch::Watched;
 use crate::config::Config;
@@ -400,6 +400,13 @@ impl<S: 'static> Sim<S> {
         self.reactor.shared()
     }
 
+    /// How often each fault has struck so far in this scenario.
+    pub fn seen(&self) -> Seen {
+        let mut seen = self.net.borrow().seen;
+        seen.scenarios = 1;
+        seen
+    }
+
     /// A peer that will connect to the listener (at a turn the simulation
     /// chooses) and run `client`. Returns its index.
     pub fn connect(&mut self, client: impl Client + 'static) -> usize {
@@ -654,6 +661,7 @@ impl<S: 'static> Sim<S> {
                     // Half-closes before it has said all it meant to.
                     self.clients[i] = None;
                     self.half_close(i);
+                    self.net.borrow_mut().seen.early_eofs += 1;
                 }
             }
             Act::Wait => {}
@@ -666,6 +674,7 @@ impl<S: 'static> Sim<S> {
                     let all = w.in_flight();
                     w.eof_sent = true;
                     w.arrive(all);
+                    net.seen.early_eofs += 1;
                     drop(net);
                     self.note(Step::Eof(i));
                 }
@@ -710,6 +719,7 @@ impl<S: 'static> Sim<S> {
                 self.note(Step::ResetMidWrite(i, after));
             } else {
                 w.reset_now();
+                net.seen.resets += 1;
                 self.clients[i] = None;
                 drop(net);
                 self.note(Step::Reset(i));
@@ -786,7 +796,13 @@ impl<S: 'static> Sim<S> {
             self.reactor.dispatch(token, event);
         }
         let rng = &mut self.rng;
-        self.reactor.end_turn_in(&mut |n| rng.below(n));
+        let mut reordered = false;
+        self.reactor.end_turn_in(&mut |n| {
+            let pick = rng.below(n);
+            reordered |= pick > 0;
+            pick
+        });
+        self.net.borrow_mut().seen.reordered_timers += u64::from(reordered);
         if self.verbose {
             for (i, w) in self.net.borrow().wires.iter().enumerate() {
                 eprintln!("    {}", describe(i, w));
@@ -876,6 +892,13 @@ impl<S: 'static> Sim<S> {
     }
 }
 
+/// A scenario's faults join the total of the scenarios run on its thread.
+impl<S: 'static> Drop for Sim<S> {
+    fn drop(&mut self) {
+        super::run::count(self.seen());
+    }
+}
+
 /// One line on the state of wire `i`.
 fn describe(i: usize, w: &Wire) -> String {
     format!(
@@ -895,3 +918,6 @@ fn describe(i: usize, w: &Wire) -> String {
         if w.dropped { ", closed" } else { "" },
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use super::{Said, lines_script, said_by, said_by_skipping, shown, tight_config};
+use super::{every_fault_struck, Said, lines_script, said_by, said_by_skipping, shown, tight_config};
 use crate::chat::{Keyboard, MAX_LINE, Member, Room};
 use sockloop::harness::{Phase, Rng, Script, Sim, View, scenarios};
 
@@ -119,7 +119,7 @@ fn heard(
 
 #[test]
 fn sim_chat() {
-    scenarios("sim_chat", 1500, |seed| {
+    let seen = scenarios("sim_chat", 1500, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let room = Room { screen: Vec::new() };
         let mut sim = Sim::new(seed, room, config, || Member::new(QUIET)).map_err(|e| e.to_string())?;
@@ -137,4 +137,5 @@ fn sim_chat() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_chat", seen, true);
 }

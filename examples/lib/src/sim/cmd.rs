@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::{shown, tight_config};
+use super::{every_fault_struck, shown, tight_config};
 use crate::cmd::{LINE_WAIT, Policy, Session};
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
@@ -114,7 +114,7 @@ fn command(rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn sim_cmd() {
-    scenarios("sim_cmd", 1400, |seed| {
+    let seen = scenarios("sim_cmd", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let policy = Policy {
             allow: Some(Vec::new()),
@@ -143,4 +143,5 @@ fn sim_cmd() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_cmd", seen, true);
 }

@@ -1,6 +1,6 @@
 //! echo: every byte a peer sends comes back to it, once, in order.
 
-use super::{shown, tight_config};
+use super::{every_fault_struck, shown, tight_config};
 use crate::echo::Echo;
 use sockloop::harness::{Phase, Script, Sim, View, scenarios};
 
@@ -32,7 +32,7 @@ fn echoed(view: &View<'_, ()>) -> Result<(), String> {
 
 #[test]
 fn sim_echo() {
-    scenarios("sim_echo", 1500, |seed| {
+    let seen = scenarios("sim_echo", 1500, |seed| {
         let mut sim = Sim::new(seed, (), tight_config(&mut sockloop::harness::Rng::new(seed)), || Echo)
             .map_err(|e| e.to_string())?;
         for _ in 0..sim.rng().range(1..=3) {
@@ -50,4 +50,5 @@ fn sim_echo() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_echo", seen, false);
 }

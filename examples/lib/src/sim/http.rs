@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{shown, tight_config};
+use super::{every_fault_struck, shown, tight_config};
 use crate::http::{Http, Server};
 use sockloop::Config;
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
@@ -228,7 +228,7 @@ fn site() -> PathBuf {
 #[test]
 fn sim_http() {
     let root = site();
-    scenarios("sim_http", 1400, |seed| {
+    let seen = scenarios("sim_http", 1400, |seed| {
         // The reactor's own watermarks: http_server's flow control assumes
         // them (its QUEUE_TARGET is the default high watermark). Below it,
         // the reactor stops reading a peer whose half-read head then runs
@@ -262,5 +262,6 @@ fn sim_http() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_http", seen, true);
     let _ = fs::remove_dir_all(&root);
 }

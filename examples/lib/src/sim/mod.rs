@@ -24,8 +24,31 @@ mod stdin_logger;
 mod upload;
 
 use sockloop::Config;
-use sockloop::harness::Rng;
+use sockloop::harness::{Rng, Seen};
 use std::time::Duration;
+
+/// Checks that every fault the simulation promises struck at least once in
+/// a test's scenarios (unless it ran only a few: a replay). Timers out of
+/// deadline order need timers of several sources: not for `echo`, which
+/// sets none.
+fn every_fault_struck(name: &str, seen: Seen, timers: bool) {
+    if seen.scenarios < 100 {
+        return;
+    }
+    let faults = [
+        ("split read", seen.split_reads),
+        ("send taken in part", seen.partial_sends),
+        ("send refused", seen.refused_sends),
+        ("reset", seen.resets),
+        ("reset in the middle of a send", seen.resets_mid_write),
+        ("early EOF", seen.early_eofs),
+        ("accept refused with EMFILE", seen.refused_accepts),
+        ("turn with timers out of deadline order", seen.reordered_timers),
+    ];
+    for (fault, count) in &faults[..faults.len() - usize::from(!timers)] {
+        assert!(*count > 0, "{name}: no {fault} in {} scenarios", seen.scenarios);
+    }
+}
 
 /// Limits small enough that a few kilobytes meet every one of them: the
 /// watermarks (flow control), the output limit, the read budget (the ready

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{shown, tight_config};
+use super::{every_fault_struck, shown, tight_config};
 use crate::resp::{Connection, Db};
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
@@ -308,7 +308,7 @@ impl Client for Redis {
 
 #[test]
 fn sim_resp() {
-    scenarios("sim_resp", 1400, |seed| {
+    let seen = scenarios("sim_resp", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let mut sim = Sim::new(seed, Db::new(), config, Connection::default)
             .map_err(|e| e.to_string())?;
@@ -330,4 +330,5 @@ fn sim_resp() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_resp", seen, true);
 }

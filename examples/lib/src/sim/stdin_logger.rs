@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{lines_script, said_by, said_by_skipping, shown, tight_config};
+use super::{every_fault_struck, lines_script, said_by, said_by_skipping, shown, tight_config};
 use crate::stdin_logger::{Client, Log, MAX_LINE, Terminal};
 use sockloop::harness::{Phase, Rng, Script, Sim, View, scenarios};
 
@@ -63,7 +63,7 @@ fn logged(view: &View<'_, Logged>) -> Result<(), String> {
 
 #[test]
 fn sim_stdin_logger() {
-    scenarios("sim_stdin_logger", 1400, |seed| {
+    let seen = scenarios("sim_stdin_logger", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let log = Log::new(Vec::new(), "memory".to_string());
         let mut sim = Sim::new(seed, log, config, || Client::new(QUIET)).map_err(|e| e.to_string())?;
@@ -81,4 +81,5 @@ fn sim_stdin_logger() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_stdin_logger", seen, true);
 }

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{shown, tight_config};
+use super::{every_fault_struck, shown, tight_config};
 use crate::upload::{PAUSE, Settings, Upload};
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
@@ -227,7 +227,7 @@ fn file(rng: &mut Rng, peer: usize, k: usize, tutorial: bool) -> File {
 
 #[test]
 fn sim_upload() {
-    scenarios("sim_upload", 1400, |seed| {
+    let seen = scenarios("sim_upload", 1400, |seed| {
         let scratch = Scratch::new(seed);
         let settings = Settings {
             dir: scratch.0.clone(),
@@ -261,4 +261,5 @@ fn sim_upload() {
         sim.run(turns)?;
         sim.finish()
     });
+    every_fault_struck("sim_upload", seen, true);
 }
