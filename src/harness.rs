@@ -41,6 +41,7 @@ mod run;
 mod sim;
 mod watch;
 
+pub use net::Seen;
 pub use rng::Rng;
 pub use run::{BASE_VAR, SCENARIOS_VAR, SECS_VAR, SEED_VAR, scenarios};
 pub use sim::{Act, Client, Faults, Peer, Phase, Script, Sim, View};

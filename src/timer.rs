@@ -154,7 +154,14 @@ impl<T> Timers<T> {
             .filter(|(_, slot)| slot.deadline <= now)
             .filter_map(|(key_, slot)| {
                 let what = slot.what.as_ref()?;
-                Some(((slot.deadline, slot.seq), TimerId { key: key_, seq: slot.seq }, key(what)))
+                Some((
+                    (slot.deadline, slot.seq),
+                    TimerId {
+                        key: key_,
+                        seq: slot.seq,
+                    },
+                    key(what),
+                ))
             })
             .collect();
         due.sort_by_key(|(order, _, _)| *order);

@@ -64,7 +64,8 @@ impl Reference {
         }
         if b == b'\n' {
             let line = std::mem::take(&mut self.pending);
-            self.out.push(Some(line.strip_suffix(b"\r").unwrap_or(&line).to_vec()));
+            self.out
+                .push(Some(line.strip_suffix(b"\r").unwrap_or(&line).to_vec()));
             return;
         }
         self.pending.push(b);
@@ -83,7 +84,8 @@ impl Reference {
     fn pause(&mut self) {
         if !self.pending.is_empty() {
             let tail = std::mem::take(&mut self.pending);
-            self.out.push(Some(tail.strip_suffix(b"\r").unwrap_or(&tail).to_vec()));
+            self.out
+                .push(Some(tail.strip_suffix(b"\r").unwrap_or(&tail).to_vec()));
         }
     }
 }
@@ -174,8 +176,16 @@ fuzz_target!(|input: &[u8]| {
             reference.pause();
             direct.flush(|m| direct_out.push(said(m)));
         }
-        assert_eq!(direct.pending(), &reference.pending[..], "pending after read {i}");
-        assert_eq!(*heard.borrow(), reference.out, "on the reactor, after read {i}");
+        assert_eq!(
+            direct.pending(),
+            &reference.pending[..],
+            "pending after read {i}"
+        );
+        assert_eq!(
+            *heard.borrow(),
+            reference.out,
+            "on the reactor, after read {i}"
+        );
         assert_eq!(direct_out, reference.out, "push and flush, after read {i}");
     }
     reference.pause();

@@ -123,7 +123,9 @@ fn reply(out: &[u8], at: usize, depth: usize) -> Result<usize, String> {
             let len = usize::try_from(len).map_err(|_| format!("bulk length {len} at {at}"))?;
             let end = next + len;
             if out.get(end..end + 2) != Some(b"\r\n") {
-                return Err(format!("a bulk of {len} bytes at {at} is not followed by CRLF"));
+                return Err(format!(
+                    "a bulk of {len} bytes at {at} is not followed by CRLF"
+                ));
             }
             Ok(end + 2)
         }
@@ -133,14 +135,21 @@ fn reply(out: &[u8], at: usize, depth: usize) -> Result<usize, String> {
                 return Ok(next);
             }
             let count = usize::try_from(count).map_err(|_| format!("count {count} at {at}"))?;
-            let items = if matches!(kind, b'%' | b'|') { 2 * count } else { count };
+            let items = if matches!(kind, b'%' | b'|') {
+                2 * count
+            } else {
+                count
+            };
             let mut at = next;
             for _ in 0..items {
                 at = reply(out, at, depth + 1)?;
             }
             Ok(at)
         }
-        _ => Err(format!("a reply of unknown type {:?} at {at}", kind as char)),
+        _ => Err(format!(
+            "a reply of unknown type {:?} at {at}",
+            kind as char
+        )),
     }
 }
 
@@ -181,7 +190,9 @@ fn session(reads: &[&[u8]], window: usize, eof: bool, limit: usize) -> (Vec<u8>,
 /// connection's resume timer runs, until nothing more comes.
 fn drain(h: &mut Harness<Db>, out: &mut Vec<u8>, base: usize, limit: usize) {
     loop {
-        let held = LIVE.load(Ordering::Relaxed).saturating_sub(base + out.capacity());
+        let held = LIVE
+            .load(Ordering::Relaxed)
+            .saturating_sub(base + out.capacity());
         assert!(
             held <= limit,
             "the server holds {held} bytes (limit {limit})"

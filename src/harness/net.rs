@@ -175,8 +175,7 @@ impl Wire {
 
     /// Room left in the socket for the reactor's sends.
     pub(super) fn room(&self) -> usize {
-        self.capacity
-            .saturating_sub(self.delivered - self.consumed)
+        self.capacity.saturating_sub(self.delivered - self.consumed)
     }
 
     /// The reactor sees an EOF (or a reset) once it has read what arrived.

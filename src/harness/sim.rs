@@ -360,7 +360,11 @@ impl<S: 'static> Sim<S> {
         let acceptor = listener::Acceptor::Other(Box::new(SimListener { net: net.clone() }));
         let for_factory = net.clone();
         let make: listener::Factory<S> = Box::new(move || {
-            let wire = for_factory.borrow_mut().accepting.take().unwrap_or(usize::MAX);
+            let wire = for_factory
+                .borrow_mut()
+                .accepting
+                .take()
+                .unwrap_or(usize::MAX);
             Box::new(Watched {
                 inner: factory(),
                 net: for_factory.clone(),
@@ -643,7 +647,11 @@ impl<S: 'static> Sim<S> {
                 return;
             }
             let server_done = w.server_done() && w.consumed == w.delivered;
-            client.act(&mut self.client_rngs[i], &w.offered[..w.consumed], server_done)
+            client.act(
+                &mut self.client_rngs[i],
+                &w.offered[..w.consumed],
+                server_done,
+            )
         };
         match act {
             Act::Send(bytes) => {
@@ -742,7 +750,10 @@ impl<S: 'static> Sim<S> {
             4..=6 => next.map_or(ms(1), |t| {
                 t.saturating_duration_since(now) + ms(self.rng.below(2) as u64)
             }),
-            _ => self.faults.max_jump.mul_f64(self.rng.below(1001) as f64 / 1000.0),
+            _ => self
+                .faults
+                .max_jump
+                .mul_f64(self.rng.below(1001) as f64 / 1000.0),
         };
         by = by.min(self.faults.max_jump);
         let net_now = self.net.borrow().now;
@@ -821,7 +832,9 @@ impl<S: 'static> Sim<S> {
             .find(|(_, w)| w.discarded > 0 && w.calls.lost_reason == Some(None))
             .map(|(i, w)| (i, w.discarded));
         if let Some((i, n)) = dropped {
-            return self.fail(format!("wire {i}: closed in good order, dropping {n} queued bytes"));
+            return self.fail(format!(
+                "wire {i}: closed in good order, dropping {n} queued bytes"
+            ));
         }
         let config = self.reactor.config().clone();
         let mut over = None;
@@ -864,7 +877,9 @@ impl<S: 'static> Sim<S> {
 
     fn wires_where(&self, keep: impl Fn(&Wire) -> bool) -> Vec<usize> {
         let net = self.net.borrow();
-        (0..net.wires.len()).filter(|&i| keep(&net.wires[i])).collect()
+        (0..net.wires.len())
+            .filter(|&i| keep(&net.wires[i]))
+            .collect()
     }
 
     fn note(&mut self, step: Step) {

@@ -511,7 +511,11 @@ fn a_line_half_read_when_reading_stops_for_output_is_not_cut_by_the_quiet_period
     h.feed(b"half a li");
     h.feed(b"ne\n");
     h.advance(quiet * 10);
-    assert!(seen.borrow().is_empty(), "said while unread: {:?}", seen.borrow());
+    assert!(
+        seen.borrow().is_empty(),
+        "said while unread: {:?}",
+        seen.borrow()
+    );
     // The peer reads its replies: reading resumes, the line is whole.
     h.set_peer_window(None);
     h.take_output();

@@ -34,7 +34,11 @@ impl Protocol for LineLength {
 fn lengths(sent: &[u8]) -> Vec<u8> {
     let mut lines: Vec<&[u8]> = sent.split(|&b| b == b'\n').collect();
     lines.pop(); // what follows the last newline is no line yet
-    lines.iter().map(|l| format!("{}\n", l.len())).collect::<String>().into_bytes()
+    lines
+        .iter()
+        .map(|l| format!("{}\n", l.len()))
+        .collect::<String>()
+        .into_bytes()
 }
 
 fn scenario(seed: u64, each_read_a_line: bool) -> Result<(), String> {
@@ -89,7 +93,10 @@ fn a_framing_bug_is_found_named_by_its_seed_and_found_again_from_it() {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_hexdigit()).next())
         .and_then(|hex| u64::from_str_radix(hex, 16).ok())
         .unwrap_or_else(|| panic!("no seed in {message:?}"));
-    assert!(message.contains(&format!("SOCKLOOP_SIM_SEED={seed:#x}")), "{message}");
+    assert!(
+        message.contains(&format!("SOCKLOOP_SIM_SEED={seed:#x}")),
+        "{message}"
+    );
     // Replayed, the scenario fails the same way, to the last step.
     let first = scenario(seed, true).expect_err("the seed fails again");
     let second = scenario(seed, true).expect_err("and again");

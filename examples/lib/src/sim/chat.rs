@@ -13,7 +13,9 @@
 
 use std::time::Duration;
 
-use super::{every_fault_struck, Said, lines_script, said_by, said_by_skipping, shown, tight_config};
+use super::{
+    Said, every_fault_struck, lines_script, said_by, said_by_skipping, shown, tight_config,
+};
 use crate::chat::{Keyboard, MAX_LINE, Member, Room};
 use sockloop::harness::{Phase, Rng, Script, Sim, View, scenarios};
 
@@ -39,15 +41,23 @@ fn the_room(view: &View<'_, Screen>) -> Result<(), String> {
         let at = |line: &str| screen.iter().position(|l| *l == line.as_bytes());
         let count = |line: &str| screen.iter().filter(|l| **l == line.as_bytes()).count();
         if count(&joined) != usize::from(member.is_made()) || count(&left) > 1 {
-            return Err(format!("{name} joined or left more than once, or without coming"));
+            return Err(format!(
+                "{name} joined or left more than once, or without coming"
+            ));
         }
         if count(&left) != usize::from(member.lost().is_some()) {
-            return Err(format!("{name} lost is {:?}, but the screen says otherwise", member.lost()));
+            return Err(format!(
+                "{name} lost is {:?}, but the screen says otherwise",
+                member.lost()
+            ));
         }
         let said: Vec<(usize, &[u8])> = (screen.iter().enumerate())
             .filter_map(|(i, l)| Some((i, l.strip_prefix(prefix.as_bytes())?)))
             .collect();
-        let (first, last) = (at(&joined).unwrap_or(usize::MAX), at(&left).unwrap_or(usize::MAX));
+        let (first, last) = (
+            at(&joined).unwrap_or(usize::MAX),
+            at(&left).unwrap_or(usize::MAX),
+        );
         if said.iter().any(|&(i, _)| i < first || i > last) {
             return Err(format!("{name} spoke before joining or after leaving"));
         }
@@ -61,7 +71,11 @@ fn the_room(view: &View<'_, Screen>) -> Result<(), String> {
             ));
         }
         if view.phase() != Phase::Running && !model.too_long && texts.len() != model.all() {
-            return Err(format!("{name}: {} of {} messages said", texts.len(), model.all()));
+            return Err(format!(
+                "{name}: {} of {} messages said",
+                texts.len(),
+                model.all()
+            ));
         }
         heard(view, member, &screen)?;
     }
@@ -101,7 +115,11 @@ fn heard(
     }
     let still_there = member.lost().is_none() && !member.is_reset() && !member.sent_eof();
     if view.phase() == Phase::Quiet && still_there && room.len() != others.len() {
-        return Err(format!("{name} heard {} of {} lines", room.len(), others.len()));
+        return Err(format!(
+            "{name} heard {} of {} lines",
+            room.len(),
+            others.len()
+        ));
     }
     // The keyboard's lines, in the keyboard's order.
     if let Some(pipe) = view.peers().iter().find(|p| !p.is_socket()) {
@@ -122,7 +140,8 @@ fn sim_chat() {
     let seen = scenarios("sim_chat", 1500, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let room = Room { screen: Vec::new() };
-        let mut sim = Sim::new(seed, room, config, || Member::new(QUIET)).map_err(|e| e.to_string())?;
+        let mut sim =
+            Sim::new(seed, room, config, || Member::new(QUIET)).map_err(|e| e.to_string())?;
         for _ in 0..sim.rng().range(1..=4) {
             let script = lines_script(sim.rng(), Some(MAX_LINE));
             sim.connect(Script::new(script));

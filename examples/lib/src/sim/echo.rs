@@ -33,8 +33,13 @@ fn echoed(view: &View<'_, ()>) -> Result<(), String> {
 #[test]
 fn sim_echo() {
     let seen = scenarios("sim_echo", 1500, |seed| {
-        let mut sim = Sim::new(seed, (), tight_config(&mut sockloop::harness::Rng::new(seed)), || Echo)
-            .map_err(|e| e.to_string())?;
+        let mut sim = Sim::new(
+            seed,
+            (),
+            tight_config(&mut sockloop::harness::Rng::new(seed)),
+            || Echo,
+        )
+        .map_err(|e| e.to_string())?;
         for _ in 0..sim.rng().range(1..=3) {
             let rng = sim.rng();
             let messages: Vec<Vec<u8>> = (0..rng.range(1..=6))

@@ -91,13 +91,21 @@ fn response(bytes: &[u8], e: &Expect) -> Result<Option<usize>, String> {
         let head = format!("HTTP/1.1 {} ", e.status);
         let started = bytes.len().min(head.len());
         if bytes[..started] != head.as_bytes()[..started] {
-            return Err(format!("expected a {} response, got {}", e.status, shown(bytes)));
+            return Err(format!(
+                "expected a {} response, got {}",
+                e.status,
+                shown(bytes)
+            ));
         }
         return Ok(None);
     };
     let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
     if !head.starts_with(&format!("HTTP/1.1 {} ", e.status)) {
-        return Err(format!("expected a {} response, got {}", e.status, shown(&bytes[..end])));
+        return Err(format!(
+            "expected a {} response, got {}",
+            e.status,
+            shown(&bytes[..end])
+        ));
     }
     let length: usize = (head.lines())
         .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -115,10 +123,10 @@ fn response(bytes: &[u8], e: &Expect) -> Result<Option<usize>, String> {
         return Ok(Some(start));
     }
     let body = &bytes[start..bytes.len().min(start + length)];
-    if let Some(want) = &e.body {
-        if want.len() != length || !want.starts_with(body) {
-            return Err(format!("a body of {length} bytes: {}...", shown(body)));
-        }
+    if let Some(want) = &e.body
+        && (want.len() != length || !want.starts_with(body))
+    {
+        return Err(format!("a body of {length} bytes: {}...", shown(body)));
     }
     Ok((body.len() == length).then_some(start + length))
 }
@@ -165,12 +173,21 @@ fn responses(expected: &Expected, view: &View<'_, Server>) -> Result<(), String>
         }
         // An orderly close comes between responses, never inside one.
         if partial && peer.server_done() && peer.lost() == Some(None) {
-            return Err(format!("peer {}: closed in the middle of a response", peer.index()));
+            return Err(format!(
+                "peer {}: closed in the middle of a response",
+                peer.index()
+            ));
         }
         let still_there = peer.is_made() && peer.lost().is_none() && !peer.is_reset();
-        let done = wanted.iter().position(|e| e.closes).map_or(wanted.len(), |i| i + 1);
+        let done = wanted
+            .iter()
+            .position(|e| e.closes)
+            .map_or(wanted.len(), |i| i + 1);
         if view.phase() == Phase::Quiet && still_there && !peer.sent_eof() && answered < done {
-            return Err(format!("peer {}: {answered} of {done} responses", peer.index()));
+            return Err(format!(
+                "peer {}: {answered} of {done} responses",
+                peer.index()
+            ));
         }
     }
     Ok(())
@@ -246,7 +263,9 @@ fn sim_http() {
         let expected: Expected = Rc::default();
         for peer in 0..sim.rng().range(1..=3) {
             let rng = sim.rng();
-            let requests = (0..rng.range(1..=4)).map(|_| request(rng, big_ok)).collect();
+            let requests = (0..rng.range(1..=4))
+                .map(|_| request(rng, big_ok))
+                .collect();
             let pipelined = rng.chance(50);
             expected.borrow_mut().push(Vec::new());
             sim.connect(Browser {

@@ -43,10 +43,17 @@ fn every_fault_struck(name: &str, seen: Seen, timers: bool) {
         ("reset in the middle of a send", seen.resets_mid_write),
         ("early EOF", seen.early_eofs),
         ("accept refused with EMFILE", seen.refused_accepts),
-        ("turn with timers out of deadline order", seen.reordered_timers),
+        (
+            "turn with timers out of deadline order",
+            seen.reordered_timers,
+        ),
     ];
     for (fault, count) in &faults[..faults.len() - usize::from(!timers)] {
-        assert!(*count > 0, "{name}: no {fault} in {} scenarios", seen.scenarios);
+        assert!(
+            *count > 0,
+            "{name}: no {fault} in {} scenarios",
+            seen.scenarios
+        );
     }
 }
 
@@ -127,7 +134,10 @@ impl Said {
     fn allows(&self, got: &[&[u8]]) -> bool {
         let rest = self.rest.strip_suffix(b"\r").unwrap_or(&self.rest);
         let lines = got.len().min(self.lines.len());
-        got[..lines].iter().zip(&self.lines).all(|(a, b)| *a == &b[..])
+        got[..lines]
+            .iter()
+            .zip(&self.lines)
+            .all(|(a, b)| *a == &b[..])
             && match &got[lines..] {
                 [] => true,
                 [tail] => *tail == rest && !self.rest.is_empty(),

@@ -68,7 +68,10 @@ impl Model {
             0 => {
                 self.lists.remove(&k);
                 self.strings.insert(k, value.clone());
-                (args(&[b"SET", key.as_bytes(), &value]), exact(b"+OK\r\n".to_vec()))
+                (
+                    args(&[b"SET", key.as_bytes(), &value]),
+                    exact(b"+OK\r\n".to_vec()),
+                )
             }
             1 => {
                 let reply = match (self.strings.get(&k), self.lists.contains_key(&k)) {
@@ -83,7 +86,9 @@ impl Model {
                     WRONGTYPE.to_vec()
                 } else {
                     let now = self.strings.get(&k).map_or(Some(0), |v| {
-                        std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok())
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok())
                     });
                     match now {
                         Some(n) => {
@@ -136,9 +141,15 @@ impl Model {
                     list.iter().for_each(|v| out.extend(bulk(v)));
                     out
                 };
-                (args(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]), exact(reply))
+                (
+                    args(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]),
+                    exact(reply),
+                )
             }
-            7 => (args(&[b"EXISTS", key.as_bytes()]), exact(int(i64::from(self.exists(&k))))),
+            7 => (
+                args(&[b"EXISTS", key.as_bytes()]),
+                exact(int(i64::from(self.exists(&k)))),
+            ),
             8 => (args(&[b"ECHO", &value]), exact(bulk(&value))),
             9 => (args(&[b"PING"]), exact(b"+PONG\r\n".to_vec())),
             _ => (args(&[b"INCR", b"shared"]), Reply::AnyInteger),
@@ -227,17 +238,25 @@ fn replies(got: &[u8], commands: &[Command]) -> Result<(usize, Vec<i64>), String
     for command in commands {
         let Some(n) = reply_len(rest)? else {
             // On its way: what is here must start the right reply.
-            if let Reply::Exactly(want) = &command.reply {
-                if !want.starts_with(rest) {
-                    return Err(format!("reply {whole} {}, expected {}", shown(rest), shown(want)));
-                }
+            if let Reply::Exactly(want) = &command.reply
+                && !want.starts_with(rest)
+            {
+                return Err(format!(
+                    "reply {whole} {}, expected {}",
+                    shown(rest),
+                    shown(want)
+                ));
             }
             return Ok((whole, counted));
         };
         let reply = &rest[..n];
         match &command.reply {
             Reply::Exactly(want) if want != reply => {
-                return Err(format!("reply {whole} {}, expected {}", shown(reply), shown(want)));
+                return Err(format!(
+                    "reply {whole} {}, expected {}",
+                    shown(reply),
+                    shown(want)
+                ));
             }
             Reply::Exactly(_) => {}
             Reply::AnyInteger => {
@@ -268,7 +287,10 @@ fn predicted(sessions: &Sessions, view: &View<'_, Db>) -> Result<(), String> {
         let (whole, counted) = replies(peer.received(), &commands[..*sent])
             .map_err(|e| format!("peer {}: {e}", peer.index()))?;
         if counted.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(format!("peer {}: the counter went {counted:?}", peer.index()));
+            return Err(format!(
+                "peer {}: the counter went {counted:?}",
+                peer.index()
+            ));
         }
         values.extend(counted);
         let still_there = peer.is_made() && peer.lost().is_none() && !peer.is_reset();
@@ -297,7 +319,8 @@ impl Client for Redis {
         if *sent == commands.len() || (*sent > 0 && commands[*sent - 1].ends) {
             return Act::Done;
         }
-        if !self.pipelined && !matches!(replies(received, &commands[..*sent]), Ok((n, _)) if n == *sent)
+        if !self.pipelined
+            && !matches!(replies(received, &commands[..*sent]), Ok((n, _)) if n == *sent)
         {
             return Act::Wait;
         }
@@ -310,8 +333,8 @@ impl Client for Redis {
 fn sim_resp() {
     let seen = scenarios("sim_resp", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
-        let mut sim = Sim::new(seed, Db::new(), config, Connection::default)
-            .map_err(|e| e.to_string())?;
+        let mut sim =
+            Sim::new(seed, Db::new(), config, Connection::default).map_err(|e| e.to_string())?;
         let sessions: Sessions = Rc::default();
         for peer in 0..sim.rng().range(1..=3) {
             let rng = sim.rng();

@@ -18,7 +18,10 @@ fn logged(view: &View<'_, Logged>) -> Result<(), String> {
     let log = &view.shared().out;
     let mut entries: Vec<&[u8]> = log.split(|&b| b == b'\n').collect();
     if entries.pop() != Some(&[][..]) {
-        return Err(format!("the log does not end with a whole entry: {}", shown(log)));
+        return Err(format!(
+            "the log does not end with a whole entry: {}",
+            shown(log)
+        ));
     }
     for peer in view.peers() {
         let source = if peer.is_socket() {
@@ -40,7 +43,11 @@ fn logged(view: &View<'_, Logged>) -> Result<(), String> {
         }
         let done = view.phase() != Phase::Running;
         if done && !model.too_long && texts.len() != model.all() {
-            return Err(format!("{source}: {} of {} messages logged", texts.len(), model.all()));
+            return Err(format!(
+                "{source}: {} of {} messages logged",
+                texts.len(),
+                model.all()
+            ));
         }
         if !peer.is_socket() {
             continue;
@@ -50,11 +57,18 @@ fn logged(view: &View<'_, Logged>) -> Result<(), String> {
         let answers = got.len() / b"received\n".len();
         let whole = b"received\n".repeat(answers);
         if !b"received\n".repeat(answers + 1).starts_with(got) || answers > texts.len() {
-            return Err(format!("{source} heard {} for {} messages", shown(got), texts.len()));
+            return Err(format!(
+                "{source} heard {} for {} messages",
+                shown(got),
+                texts.len()
+            ));
         }
         let cut_off = peer.is_reset() || matches!(peer.lost(), Some(Some(_)));
         if done && !cut_off && (got != whole || answers != texts.len()) {
-            return Err(format!("{source} heard {answers} answers for {} messages", texts.len()));
+            return Err(format!(
+                "{source} heard {answers} answers for {} messages",
+                texts.len()
+            ));
         }
     }
     let _ = said_by;
@@ -66,7 +80,8 @@ fn sim_stdin_logger() {
     let seen = scenarios("sim_stdin_logger", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let log = Log::new(Vec::new(), "memory".to_string());
-        let mut sim = Sim::new(seed, log, config, || Client::new(QUIET)).map_err(|e| e.to_string())?;
+        let mut sim =
+            Sim::new(seed, log, config, || Client::new(QUIET)).map_err(|e| e.to_string())?;
         for _ in 0..sim.rng().range(1..=4) {
             let script = lines_script(sim.rng(), None);
             sim.connect(Script::new(script));

@@ -128,8 +128,11 @@ fn answers(got: &[u8], files: &[File], read: usize, sent_eof: bool) -> Result<us
     Ok(stored)
 }
 
-/// The files in `dir`: name and contents, temporary ones apart.
-fn on_disk(dir: &Path) -> Result<(Vec<(String, Vec<u8>)>, usize), String> {
+/// Files on disk: name and contents.
+type Stored = Vec<(String, Vec<u8>)>;
+
+/// The files in `dir`, and how many temporary ones are beside them.
+fn on_disk(dir: &Path) -> Result<(Stored, usize), String> {
     let mut files = Vec::new();
     let mut temporary = 0;
     for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
@@ -155,7 +158,10 @@ fn uploads(sent: &Sent, dir: &Path, view: &View<'_, Settings>) -> Result<(), Str
         let still_there = peer.is_made() && peer.lost().is_none() && !peer.is_reset();
         let all = files.iter().take_while(|f| !f.too_large()).count();
         if view.phase() == Phase::Quiet && still_there && !peer.sent_eof() && stored != all {
-            return Err(format!("peer {}: {stored} of {all} files stored", peer.index()));
+            return Err(format!(
+                "peer {}: {stored} of {all} files stored",
+                peer.index()
+            ));
         }
     }
     if view.phase() == Phase::Running {
@@ -163,9 +169,15 @@ fn uploads(sent: &Sent, dir: &Path, view: &View<'_, Settings>) -> Result<(), Str
     }
     let (files, temporary) = on_disk(dir)?;
     for (name, content) in &files {
-        let right = sent.iter().flatten().any(|f| f.name == *name && f.content == *content);
+        let right = sent
+            .iter()
+            .flatten()
+            .any(|f| f.name == *name && f.content == *content);
         if !right {
-            return Err(format!("{name} on disk is no file a client sent: {}", shown(content)));
+            return Err(format!(
+                "{name} on disk is no file a client sent: {}",
+                shown(content)
+            ));
         }
     }
     for name in answered {
@@ -174,7 +186,9 @@ fn uploads(sent: &Sent, dir: &Path, view: &View<'_, Settings>) -> Result<(), Str
         }
     }
     if view.phase() == Phase::Ended && temporary > 0 {
-        return Err(format!("{temporary} temporary files survive their connections"));
+        return Err(format!(
+            "{temporary} temporary files survive their connections"
+        ));
     }
     Ok(())
 }
@@ -190,7 +204,10 @@ impl Scratch {
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("sockloop-sim-upload-{}-{seed:x}", std::process::id()));
+        let dir = base.join(format!(
+            "sockloop-sim-upload-{}-{seed:x}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("creating a scratch directory");
         Scratch(dir)
