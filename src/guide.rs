@@ -1,7 +1,7 @@
 //! The guide: learning I/O multiplexing, from a blocking socket to the
 //! reactor.
 //!
-//! Nine short chapters for people who learned sockets from the Python
+//! Ten short chapters for people who learned sockets from the Python
 //! tutorials, each built around a program you can run and an experiment
 //! whose result you can see. They start where the tutorials start (a
 //! blocking server, threads, `select`) and end at the reactor this crate
@@ -23,6 +23,8 @@
 //!    graceful shutdown from another thread.
 //! 9. [From socketserver to sockloop](socketserver): the mapping, name by
 //!    name.
+//! 10. [TLS in a reactor](tls): why a sans-I/O library fits, where the
+//!     handshake sits, STARTTLS.
 //!
 //! The chapters are Markdown files in `docs/guide/` (read them there on a
 //! forge); this module includes them so that they render here too and
@@ -76,3 +78,7 @@ pub mod timers_shutdown {}
 #[doc = "[index]: crate::guide"]
 #[doc = include_str!("../docs/guide/09-socketserver.md")]
 pub mod socketserver {}
+
+#[doc = "[index]: crate::guide"]
+#[doc = include_str!("../docs/guide/10-tls.md")]
+pub mod tls {}

@@ -74,9 +74,12 @@ mod handle;
 pub mod harness;
 mod protocol;
 mod reactor;
+mod sendfile;
 mod sources;
 mod sys;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 mod workers;
 

@@ -53,24 +53,23 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Io {
 }
 
 /// `sendmsg(2)` of two buffers in one call (what was batched, then a large
-/// write), retrying on `EINTR`; `MSG_NOSIGNAL` as for [`send`].
+/// write); see [`sendv`].
 pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
-    let mut iov = [
-        libc::iovec {
-            iov_base: first.as_ptr() as *mut libc::c_void,
-            iov_len: first.len(),
-        },
-        libc::iovec {
-            iov_base: second.as_ptr() as *mut libc::c_void,
-            iov_len: second.len(),
-        },
-    ];
+    sendv(fd, &[io::IoSlice::new(first), io::IoSlice::new(second)])
+}
+
+/// `sendmsg(2)` of any number of buffers in one call (two for
+/// [`send2`]; a TLS layer's records), retrying on `EINTR`; `MSG_NOSIGNAL` as
+/// for [`send`].
+pub(crate) fn sendv(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Io {
     // SAFETY: an all-zero msghdr is valid (no address, no control data).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = iov.len() as _;
+    // IoSlice is ABI-compatible with iovec on Unix (std guarantees it), and
+    // sendmsg only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(1024) as _; // IOV_MAX on Linux
     loop {
-        // SAFETY: `msg` points at two iovecs describing live, readable slices.
+        // SAFETY: `msg` points at iovecs describing live, readable slices.
         let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
         if n >= 0 {
             return Io::Done(n as usize);
@@ -82,12 +81,12 @@ pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
     }
 }
 
-fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 #[cold]
-fn failure(errno: i32) -> Io {
+pub(crate) fn failure(errno: i32) -> Io {
     if errno == libc::EAGAIN || errno == libc::EWOULDBLOCK {
         Io::WouldBlock
     } else {

@@ -328,7 +328,7 @@ impl ByteStream for SimStream {
         let mut net = self.net.borrow_mut();
         net.wires[self.wire].discarded += bytes.len();
     }
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         let mut net = self.net.borrow_mut();
         let i = self.wire;
         let w = &mut net.wires[i];

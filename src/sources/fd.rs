@@ -94,7 +94,7 @@ impl ByteStream for FdStream {
     fn send(&mut self, buf: &[u8]) -> Io {
         retry(|| self.file.write(buf))
     }
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
     }
     fn peer_addr(&self) -> io::Result<Addr> {

@@ -56,7 +56,10 @@ impl<S: 'static> StreamSource<S> {
     fn lend(&mut self, token: Token, batch: &mut Batch) -> Option<Box<dyn Protocol<S>>> {
         let protocol = self.protocol.take()?;
         let t = &self.transport;
-        if t.queued() == 0 && !t.has(flag::CONNECTING | flag::REFUSES_OUTPUT | flag::DIRTY) {
+        // A layered stream (TLS) may hold output of its own: no shortcut.
+        if t.output_len() == 0
+            && !t.has(flag::CONNECTING | flag::REFUSES_OUTPUT | flag::DIRTY | flag::LAYERED)
+        {
             batch.arm(token);
         }
         Some(protocol)
@@ -113,12 +116,24 @@ pub(crate) fn add<S: 'static>(
     } else {
         flag::MADE
     };
+    add_with(core, stream, protocol, flags)
+}
+
+/// Registers a stream with the given flags: `MADE` (it gets
+/// `connection_made` at the next settle), `CONNECTING`, or a TLS layer's
+/// `HANDSHAKING` (it gets it once the handshake is done).
+pub(crate) fn add_with<S: 'static>(
+    core: &mut Core<S>,
+    stream: Stream,
+    protocol: Box<dyn Protocol<S>>,
+    flags: u32,
+) -> io::Result<Token> {
     let source = StreamSource {
         transport: Transport::new(stream, flags),
         protocol: Some(protocol),
     };
     let token = core.insert(Source::Stream(source))?;
-    if !connecting {
+    if flags & flag::MADE != 0 {
         core.owe_made(token);
     }
     Ok(token)
@@ -226,7 +241,7 @@ fn on_writable<S: 'static>(core: &mut Core<S>, token: Token) {
         return finish_connect(core, token);
     }
     s.transport.clear(flag::WRITE_BLOCKED);
-    if s.transport.queued() > 0 {
+    if s.transport.queued() > 0 || s.transport.has(flag::FILE) {
         core.mark_dirty(token);
         core.settle_all();
     }
@@ -240,6 +255,12 @@ fn finish_connect<S: 'static>(core: &mut Core<S>, token: Token) {
     match s.transport.stream.connect_outcome() {
         Ok(()) => {
             s.transport.clear(flag::CONNECTING);
+            #[cfg(feature = "tls")]
+            if s.transport.has(flag::HANDSHAKING) {
+                debug!("{} connected; TLS handshake", core.describe(token));
+                crate::tls::handshake::connected(core, token);
+                return;
+            }
             s.transport.set(flag::MADE);
             debug!("{} connected", core.describe(token));
             made(core, token);
@@ -255,7 +276,7 @@ fn finish_connect<S: 'static>(core: &mut Core<S>, token: Token) {
 
 /// An outgoing connection that will never be made: removed, and its
 /// protocol told why.
-fn failed<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
+pub(crate) fn failed<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
     if let Some(Source::Stream(mut s)) = core.remove(token) {
         if let Some(protocol) = s.protocol.take() {
             core.run(
@@ -282,7 +303,7 @@ pub(crate) fn give_up_connecting<S: 'static>(core: &mut Core<S>, token: Token) {
 // ----- the read path ------------------------------------------------------------
 
 /// Any of these and the read takes a cold branch first.
-const UNUSUAL: u16 = flag::NOT_READING | flag::LINGERING | flag::REDELIVER;
+const UNUSUAL: u32 = flag::NOT_READING | flag::LINGERING | flag::REDELIVER | flag::HANDSHAKING;
 
 /// Reads until `WouldBlock`, a short read, EOF, an error or the read
 /// budget, handing each chunk to the protocol. It first sees to the
@@ -302,7 +323,9 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
         };
         first = false;
         let t = &mut r.stream.transport;
-        if event.is_closed() || (event.is_writable() && (t.has(flag::CONNECTING) || t.queued() > 0))
+        if event.is_closed()
+            || (event.is_writable()
+                && (t.has(flag::CONNECTING | flag::FILE | flag::LAYERED) || t.output_len() > 0))
         {
             unusual_event(core, buf, token, event);
             return true;
@@ -388,6 +411,14 @@ fn before_reading<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token) 
     if t.has(flag::LINGERING) {
         drain_lingering(core, buf, token);
         return Before::Stop;
+    }
+    #[cfg(feature = "tls")]
+    if t.has(flag::HANDSHAKING) && !t.has(flag::CONNECTING | flag::CLOSED) {
+        return if crate::tls::handshake::step(core, token) {
+            Before::Read
+        } else {
+            Before::Stop
+        };
     }
     if t.has(flag::REDELIVER) {
         t.clear(flag::REDELIVER);
@@ -534,6 +565,12 @@ pub(crate) fn close_now<S: 'static>(core: &mut Core<S>, token: Token, reason: Op
         match &reason {
             None => log::log!(level, "{describe} closed"),
             Some(e) => log::log!(level, "{describe} closed: {e}"),
+        }
+    }
+    if reason.is_none() {
+        // A TLS layer says goodbye (close_notify) before the socket closes.
+        if let Some(s) = core.stream_mut(token) {
+            s.transport.stream.finish();
         }
     }
     if linger {

@@ -14,7 +14,8 @@
 //! | [`http`] | `http_server` | a static file server, HTTP/1.1 |
 //! | [`resp`] | `resp_server` | a key-value store speaking Redis's protocol |
 //!
-//! [`server`] is what every example program does the same way at start-up;
+//! [`server`] is what every example program does the same way at start-up
+//! ([`tls`] its TLS flags);
 //! [`blocking`] the signal handling of the guide's two blocking servers.
 
 pub mod blocking;
@@ -25,6 +26,7 @@ pub mod http;
 pub mod resp;
 pub mod server;
 pub mod stdin_logger;
+pub mod tls;
 pub mod upload;
 
 #[cfg(test)]
