@@ -146,6 +146,45 @@ pub(super) struct Wire {
     pub(super) edge_hup: bool,
     /// What the protocol was told, for the call-order checks.
     pub(super) calls: Calls,
+    /// For a peer speaking TLS: the plaintext on its side of the engine.
+    pub(super) plain: Option<Box<Plain>>,
+}
+
+/// The plaintext a TLS peer's engine took and gave (the wire itself
+/// carries ciphertext).
+#[derive(Default)]
+pub(super) struct Plain {
+    /// What the peer's application sent.
+    pub(super) sent: Vec<u8>,
+    /// What the engine decrypted of the server's bytes.
+    pub(super) received: Vec<u8>,
+    /// (ciphertext sent, plaintext sent) whenever all plaintext written so
+    /// far had gone out encrypted: how much plaintext the server can have
+    /// read, given how much ciphertext it read.
+    pub(super) marks: Vec<(usize, usize)>,
+    /// How much of the server's ciphertext has been fed to the engine.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(super) fed: usize,
+    /// The server's `close_notify` came.
+    pub(super) closed: bool,
+}
+
+impl Plain {
+    /// The plaintext the server can have read, its ciphertext having been
+    /// read up to `read`: at most what was encrypted in the pieces whose
+    /// ciphertext began before `read` (the last may be read only in part).
+    pub(super) fn read_through(&self, read: usize) -> &[u8] {
+        let mut upto = 0;
+        let mut began = 0;
+        for &(cipher, plain) in &self.marks {
+            if began >= read {
+                break;
+            }
+            upto = plain;
+            began = cipher;
+        }
+        &self.sent[..upto]
+    }
 }
 
 /// The callbacks a connection's protocol received, counted.
@@ -359,8 +398,9 @@ impl ByteStream for SimStream {
     fn is_socket(&self) -> bool {
         self.net.borrow().wires[self.wire].is_socket
     }
-    /// The simulation reports readiness itself.
-    fn register(&mut self, _: &Registry, _: Token) -> io::Result<bool> {
+    /// The simulation reports readiness itself; it notes the token.
+    fn register(&mut self, _: &Registry, token: Token) -> io::Result<bool> {
+        self.net.borrow_mut().wires[self.wire].token = Some(token);
         Ok(false)
     }
     fn deregister(&mut self, _: &Registry) -> io::Result<()> {

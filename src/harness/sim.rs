@@ -77,242 +77,25 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use mio::Token;
 
 use super::Rng;
-use super::net::{Net, PEER_PORT, Seen, Shared, SimListener, SimStream, Wire};
+use super::net::{Net, Seen, Shared, SimListener, SimStream, Wire};
 use super::run::verbose;
 use super::watch::Watched;
 use crate::config::Config;
 use crate::protocol::Protocol;
 use crate::reactor::Reactor;
 use crate::sources::{Event, listener, stream};
-use crate::transport::Stream;
-
-/// How hard the network is on the protocol in one scenario. [`Sim::new`]
-/// draws them from the seed (some scenarios calm, some stormy); a test can
-/// change them before [`Sim::run`] through [`Sim::faults`].
-#[derive(Debug, Clone)]
-pub struct Faults {
-    /// The longest a byte a peer sent may take to arrive: the clock never
-    /// passes it while the byte is in flight. Framings that end a message
-    /// when the sender pauses rely on this being shorter than the pause.
-    pub max_delay: Duration,
-    /// How often a peer resets its connection, half the time in the middle
-    /// of one of the reactor's writes (0: never; 10: about one turn in 15).
-    pub reset: u32,
-    /// How often the next few accepts fail with EMFILE (0: never; 10: about
-    /// one turn in 15).
-    pub refuse_accept: u32,
-    /// Chance in a hundred that a client that has sent everything
-    /// half-closes at once, its EOF in the same event as its last bytes;
-    /// a tenth of that, each turn, that one half-closes before it is done.
-    pub early_eof: u32,
-    /// The range of socket buffer sizes (bytes sent and not yet read by
-    /// the peer): each connection gets one.
-    pub buffer: (usize, usize),
-    /// The longest the clock jumps in one turn.
-    pub max_jump: Duration,
-}
-
-impl Faults {
-    fn draw(rng: &mut Rng) -> Faults {
-        Faults {
-            max_delay: Duration::from_millis(1),
-            reset: *rng.pick(&[0, 0, 1, 3, 8]),
-            refuse_accept: *rng.pick(&[0, 0, 2, 10]),
-            early_eof: *rng.pick(&[0, 20, 50, 100]),
-            buffer: *rng.pick(&[(1, 8), (1, 64), (16, 4096), (65536, 65536)]),
-            max_jump: *rng.pick(&[
-                Duration::from_millis(10),
-                Duration::from_millis(300),
-                Duration::from_secs(5),
-                Duration::from_secs(60),
-            ]),
-        }
-    }
-}
-
-/// A simulated peer's application: what it sends, given what it has read.
-pub trait Client {
-    /// The peer gets a turn. `received` is everything it has read from the
-    /// server so far; `server_done` whether it has also read the end of it
-    /// (the server closed or half-closed).
-    fn act(&mut self, rng: &mut Rng, received: &[u8], server_done: bool) -> Act;
-}
-
-/// What a [`Client`] does with its turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Act {
-    /// Sends these bytes (in one `send`: the network may still cut them).
-    Send(Vec<u8>),
-    /// Nothing for now (waiting for an answer, say).
-    Wait,
-    /// It has sent all it will; the simulation half-closes it when it
-    /// chooses (its EOF, early or late).
-    Done,
-}
-
-/// A client that sends its messages one after the other, reading nothing.
-pub struct Script {
-    messages: VecDeque<Vec<u8>>,
-}
-
-impl Script {
-    /// Sends `messages` in order, then is done.
-    pub fn new(messages: impl IntoIterator<Item = Vec<u8>>) -> Script {
-        Script {
-            messages: messages.into_iter().collect(),
-        }
-    }
-}
-
-impl Client for Script {
-    fn act(&mut self, _: &mut Rng, _: &[u8], _: bool) -> Act {
-        self.messages.pop_front().map_or(Act::Done, Act::Send)
-    }
-}
-
-/// When a check runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// After any turn: the network may hold bytes in flight either way.
-    Running,
-    /// Every client has sent what it meant to, everything sent has been
-    /// read by the other side, and the clock ran to the timers that were
-    /// waiting; no peer has half-closed unless a fault made it.
-    Quiet,
-    /// Every connection is closed and the reactor shut down.
-    Ended,
-}
-
-/// What a check sees: the shared state and every peer.
-pub struct View<'a, S> {
-    shared: &'a S,
-    phase: Phase,
-    peers: Vec<Peer<'a>>,
-}
-
-impl<'a, S> View<'a, S> {
-    /// The reactor's shared state.
-    pub fn shared(&self) -> &'a S {
-        self.shared
-    }
-
-    /// When this check runs.
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
-    /// Every peer, in the order they were added.
-    pub fn peers(&self) -> &[Peer<'a>] {
-        &self.peers
-    }
-}
-
-/// One simulated peer, as a check sees it.
-pub struct Peer<'a> {
-    index: usize,
-    wire: &'a Wire,
-}
-
-impl<'a> Peer<'a> {
-    /// Its index: the order in which it was added (from 0).
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    /// Its address, as the server sees it (`ctx.peer_addr()`).
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], PEER_PORT + self.index as u16))
-    }
-
-    /// Whether it is a network connection (not a pipe).
-    pub fn is_socket(&self) -> bool {
-        self.wire.is_socket
-    }
-
-    /// Every byte it sent.
-    pub fn sent(&self) -> &'a [u8] {
-        &self.wire.sent
-    }
-
-    /// The bytes the reactor read of them: what its protocol has been
-    /// handed, or will be.
-    pub fn read(&self) -> &'a [u8] {
-        &self.wire.sent[..self.wire.read]
-    }
-
-    /// Every byte of the server's that reached it, in order.
-    pub fn received(&self) -> &'a [u8] {
-        &self.wire.offered[..self.wire.delivered]
-    }
-
-    /// Whether the connection was reset (by this peer, a fault).
-    pub fn is_reset(&self) -> bool {
-        self.wire.reset
-    }
-
-    /// Whether it half-closed (sent its EOF).
-    pub fn sent_eof(&self) -> bool {
-        self.wire.eof_sent
-    }
-
-    /// Whether the server closed or half-closed its side.
-    pub fn server_done(&self) -> bool {
-        self.wire.server_done()
-    }
-
-    /// Whether the server accepted it (its protocol got `connection_made`).
-    pub fn is_made(&self) -> bool {
-        self.wire.calls.made > 0
-    }
-
-    /// `None` while its connection is open; once `connection_lost` was
-    /// called, `Some(None)` for an orderly close or `Some(Some(reason))`.
-    pub fn lost(&self) -> Option<Option<&'a str>> {
-        self.wire.calls.lost_reason.as_ref().map(|r| r.as_deref())
-    }
-}
+use crate::transport::{Stream, flag};
+use trace::{Step, describe};
+pub use view::{Act, Client, Faults, Peer, Phase, Script, View};
 
 /// A protocol's own invariant, checked after every turn.
 type Check<S> = Box<dyn FnMut(&View<'_, S>) -> Result<(), String>>;
-
-/// What happened in a turn, kept (the last few) for a failure's report.
-#[derive(Clone, Copy)]
-enum Step {
-    Connect(usize),
-    Send(usize, usize),
-    Arrive(usize, usize),
-    Eof(usize),
-    Read(usize, usize),
-    Reset(usize),
-    ResetMidWrite(usize, usize),
-    RefuseAccepts(u32),
-    Clock(Duration),
-    Events(usize),
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Step::Connect(i) => write!(f, "peer {i} connects"),
-            Step::Send(i, n) => write!(f, "peer {i} sends {n} bytes"),
-            Step::Arrive(i, n) => write!(f, "{n} bytes from peer {i} arrive"),
-            Step::Eof(i) => write!(f, "peer {i} half-closes"),
-            Step::Read(i, n) => write!(f, "peer {i} reads {n} bytes"),
-            Step::Reset(i) => write!(f, "peer {i} resets"),
-            Step::ResetMidWrite(i, n) => write!(f, "peer {i} resets after {n} more bytes"),
-            Step::RefuseAccepts(n) => write!(f, "the next {n} accepts fail with EMFILE"),
-            Step::Clock(by) => write!(f, "the clock moves {by:?}"),
-            Step::Events(n) => write!(f, "the poller reports {n} events"),
-        }
-    }
-}
 
 /// Turns kept in a failure's report.
 const TRACE: usize = 48;
@@ -337,6 +120,9 @@ pub struct Sim<S: 'static> {
     /// The listener has connections to report.
     listener_edge: bool,
     checks: Vec<Check<S>>,
+    /// The TLS engines of the peers that speak it.
+    #[cfg(feature = "tls")]
+    engines: Vec<Option<rustls::ClientConnection>>,
     turn: usize,
     trace: VecDeque<(usize, Step)>,
     verbose: bool,
@@ -383,6 +169,8 @@ impl<S: 'static> Sim<S> {
             waiting: Vec::new(),
             listener_edge: false,
             checks: Vec::new(),
+            #[cfg(feature = "tls")]
+            engines: Vec::new(),
             turn: 0,
             trace: VecDeque::new(),
             verbose: verbose(),
@@ -646,24 +434,27 @@ impl<S: 'static> Sim<S> {
             if w.reset || w.eof_sent {
                 return;
             }
-            let server_done = w.server_done() && w.consumed == w.delivered;
-            client.act(
-                &mut self.client_rngs[i],
-                &w.offered[..w.consumed],
-                server_done,
-            )
+            let (received, server_done) = match &w.plain {
+                Some(plain) => (&plain.received[..], plain.closed || w.server_done()),
+                None => (
+                    &w.offered[..w.consumed],
+                    w.server_done() && w.consumed == w.delivered,
+                ),
+            };
+            client.act(&mut self.client_rngs[i], received, server_done)
         };
         match act {
             Act::Send(bytes) => {
                 let n = bytes.len();
-                let now = self.net.borrow().now;
-                let mut net = self.net.borrow_mut();
-                let w = &mut net.wires[i];
-                w.sent.extend_from_slice(&bytes);
-                if n > 0 {
-                    w.in_flight_since.get_or_insert(now);
+                if !self.tls_write(i, &bytes) {
+                    let now = self.net.borrow().now;
+                    let mut net = self.net.borrow_mut();
+                    let w = &mut net.wires[i];
+                    w.sent.extend_from_slice(&bytes);
+                    if n > 0 {
+                        w.in_flight_since.get_or_insert(now);
+                    }
                 }
-                drop(net);
                 self.note(Step::Send(i, n));
                 if faults && self.rng.chance(self.faults.early_eof / 10) {
                     // Half-closes before it has said all it meant to.
@@ -677,14 +468,8 @@ impl<S: 'static> Sim<S> {
                 self.clients[i] = None;
                 if faults && self.rng.chance(self.faults.early_eof) {
                     // The EOF travels with the last bytes: one event.
-                    let mut net = self.net.borrow_mut();
-                    let w = &mut net.wires[i];
-                    let all = w.in_flight();
-                    w.eof_sent = true;
-                    w.arrive(all);
-                    net.seen.early_eofs += 1;
-                    drop(net);
-                    self.note(Step::Eof(i));
+                    self.send_eof(i, true);
+                    self.net.borrow_mut().seen.early_eofs += 1;
                 }
             }
         }
@@ -692,13 +477,25 @@ impl<S: 'static> Sim<S> {
 
     /// Peer `i` half-closes: its EOF follows what it sent.
     fn half_close(&mut self, i: usize) {
+        self.send_eof(i, false);
+    }
+
+    /// Peer `i` shuts down its side (over TLS, after its `close_notify`);
+    /// `at_once`: what it sent arrives now, the EOF in the same event.
+    fn send_eof(&mut self, i: usize, at_once: bool) {
+        {
+            let net = self.net.borrow();
+            let w = &net.wires[i];
+            if w.eof_sent || w.reset {
+                return;
+            }
+        }
+        self.tls_close(i);
         let mut net = self.net.borrow_mut();
         let w = &mut net.wires[i];
-        if w.eof_sent || w.reset {
-            return;
-        }
+        let all = if at_once { w.in_flight() } else { 0 };
         w.eof_sent = true;
-        w.arrive(0);
+        w.arrive(all);
         drop(net);
         self.note(Step::Eof(i));
     }
@@ -785,6 +582,7 @@ impl<S: 'static> Sim<S> {
     /// every invariant is checked.
     fn finish_turn(&mut self, phase: Phase) -> Result<(), String> {
         self.turn += 1;
+        self.tls_pump_all();
         let mut events: Vec<(Token, Event)> = Vec::new();
         if std::mem::take(&mut self.listener_edge) || !self.net.borrow().backlog.is_empty() {
             events.push((self.listener, Event::READABLE));
@@ -814,6 +612,7 @@ impl<S: 'static> Sim<S> {
             pick
         });
         self.net.borrow_mut().seen.reordered_timers += u64::from(reordered);
+        self.tls_pump_all();
         if self.verbose {
             for (i, w) in self.net.borrow().wires.iter().enumerate() {
                 eprintln!("    {}", describe(i, w));
@@ -842,6 +641,10 @@ impl<S: 'static> Sim<S> {
             let Some(s) = w.token.and_then(|t| self.reactor.core().stream(t)) else {
                 continue;
             };
+            if !s.transport.has(flag::MADE) {
+                // A TLS handshake's flight is not the protocol's output.
+                continue;
+            }
             let (queued, input) = (s.transport.queued(), s.transport.input().len());
             if queued > config.max_output || input > config.max_input {
                 over = Some(format!(
@@ -914,25 +717,9 @@ impl<S: 'static> Drop for Sim<S> {
     }
 }
 
-/// One line on the state of wire `i`.
-fn describe(i: usize, w: &Wire) -> String {
-    format!(
-        "wire {i}: sent {} (arrived {}, read {}{}), offered {} (delivered {}, read {}), \
-         {} discarded, calls {:?}{}{}{}",
-        w.sent.len(),
-        w.arrived,
-        w.read,
-        if w.eof_sent { ", then EOF" } else { "" },
-        w.offered.len(),
-        w.delivered,
-        w.consumed,
-        w.discarded,
-        w.calls,
-        if w.reset { ", reset" } else { "" },
-        if w.shut { ", shut" } else { "" },
-        if w.dropped { ", closed" } else { "" },
-    )
-}
+mod tls;
+mod trace;
+mod view;
 
 #[cfg(test)]
 mod tests;

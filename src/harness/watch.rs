@@ -89,7 +89,6 @@ impl<P> Watched<P> {
 
 impl<S: 'static, P: Protocol<S>> Protocol<S> for Watched<P> {
     fn connection_made(&mut self, ctx: &mut Ctx<'_, S>) {
-        self.net.borrow_mut().wires[self.wire].token = Some(ctx.token());
         self.before(Call::Made, None);
         self.guard("connection_made", |p| p.connection_made(ctx));
     }

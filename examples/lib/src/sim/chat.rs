@@ -137,7 +137,7 @@ fn heard(
 
 #[test]
 fn sim_chat() {
-    let seen = scenarios("sim_chat", 1500, |seed| {
+    let seen = scenarios("sim_chat", 1400, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let room = Room { screen: Vec::new() };
         let mut sim =

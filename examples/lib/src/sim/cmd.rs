@@ -114,7 +114,7 @@ fn command(rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn sim_cmd() {
-    let seen = scenarios("sim_cmd", 1400, |seed| {
+    let seen = scenarios("sim_cmd", 1300, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let policy = Policy {
             allow: Some(Vec::new()),

@@ -12,8 +12,9 @@ use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{every_fault_struck, shown, tight_config};
+use super::{Tls, every_fault_struck, join, limits, shown, speak_tls, tight_config};
 use crate::http::{Http, Server};
 use sockloop::Config;
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
@@ -227,60 +228,77 @@ impl Client for Browser {
     }
 }
 
-/// The served directory, shared by every scenario of the test.
-fn site() -> PathBuf {
-    let base = if Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
+/// The served directory, shared by every scenario of a test, removed when
+/// the test is over.
+pub(super) struct Site(pub(super) PathBuf);
+
+impl Site {
+    pub(super) fn new() -> Site {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let root = base.join(format!("sockloop-sim-http-{}-{n}", std::process::id()));
+        fs::create_dir_all(root.join("sub")).expect("creating the site");
+        fs::write(root.join("small.txt"), SMALL).expect("writing the site");
+        fs::write(root.join("big.bin"), big()).expect("writing the site");
+        fs::write(root.join("sub/index.html"), INDEX).expect("writing the site");
+        Site(root.canonicalize().expect("the site's real path"))
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One scenario: a few browsers, over TLS or not, against the site at `root`.
+pub(super) fn scenario(seed: u64, root: &Path, tls: Option<&Tls>) -> Result<(), String> {
+    // The reactor's own watermarks: http_server's flow control assumes
+    // them (its QUEUE_TARGET is the default high watermark). Below it,
+    // the reactor stops reading a peer whose half-read head then runs
+    // against the header timeout: answered 408 though sent whole.
+    let config = Config {
+        high_watermark: Config::default().high_watermark,
+        low_watermark: Config::default().low_watermark,
+        ..limits(tight_config(&mut Rng::new(seed)), tls)
     };
-    let root = base.join(format!("sockloop-sim-http-{}", std::process::id()));
-    fs::create_dir_all(root.join("sub")).expect("creating the site");
-    fs::write(root.join("small.txt"), SMALL).expect("writing the site");
-    fs::write(root.join("big.bin"), big()).expect("writing the site");
-    fs::write(root.join("sub/index.html"), INDEX).expect("writing the site");
-    root.canonicalize().expect("the site's real path")
+    let server = Server::new(root.to_path_buf(), config.max_connections);
+    let mut sim = Sim::new(seed, server, config, Http::new).map_err(|e| e.to_string())?;
+    speak_tls(&mut sim, tls);
+    // A file streamed through a socket buffer of a few bytes would take
+    // thousands of turns: only through larger ones.
+    let big_ok = sim.faults().buffer.0 >= 4096;
+    let expected: Expected = Rc::default();
+    for peer in 0..sim.rng().range(1..=3) {
+        let rng = sim.rng();
+        let requests = (0..rng.range(1..=4))
+            .map(|_| request(rng, big_ok))
+            .collect();
+        let pipelined = rng.chance(50);
+        expected.borrow_mut().push(Vec::new());
+        let browser = Browser {
+            peer,
+            requests,
+            pipelined,
+            expected: expected.clone(),
+        };
+        join(&mut sim, browser, tls)?;
+    }
+    let shared = expected.clone();
+    sim.check(move |view| responses(&shared, view));
+    let turns = sim.rng().range(5..=60);
+    sim.run(turns)?;
+    sim.finish()
 }
 
 #[test]
 fn sim_http() {
-    let root = site();
-    let seen = scenarios("sim_http", 1400, |seed| {
-        // The reactor's own watermarks: http_server's flow control assumes
-        // them (its QUEUE_TARGET is the default high watermark). Below it,
-        // the reactor stops reading a peer whose half-read head then runs
-        // against the header timeout: answered 408 though sent whole.
-        let config = Config {
-            high_watermark: Config::default().high_watermark,
-            low_watermark: Config::default().low_watermark,
-            ..tight_config(&mut Rng::new(seed))
-        };
-        let server = Server::new(root.clone(), config.max_connections);
-        let mut sim = Sim::new(seed, server, config, Http::new).map_err(|e| e.to_string())?;
-        // A file streamed through a socket buffer of a few bytes would take
-        // thousands of turns: only through larger ones.
-        let big_ok = sim.faults().buffer.0 >= 4096;
-        let expected: Expected = Rc::default();
-        for peer in 0..sim.rng().range(1..=3) {
-            let rng = sim.rng();
-            let requests = (0..rng.range(1..=4))
-                .map(|_| request(rng, big_ok))
-                .collect();
-            let pipelined = rng.chance(50);
-            expected.borrow_mut().push(Vec::new());
-            sim.connect(Browser {
-                peer,
-                requests,
-                pipelined,
-                expected: expected.clone(),
-            });
-        }
-        let shared = expected.clone();
-        sim.check(move |view| responses(&shared, view));
-        let turns = sim.rng().range(5..=60);
-        sim.run(turns)?;
-        sim.finish()
-    });
+    let site = Site::new();
+    let seen = scenarios("sim_http", 1200, |seed| scenario(seed, &site.0, None));
     every_fault_struck("sim_http", seen, true);
-    let _ = fs::remove_dir_all(&root);
 }

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{every_fault_struck, shown, tight_config};
+use super::{Tls, every_fault_struck, join, limits, shown, speak_tls, tight_config};
 use crate::resp::{Connection, Db};
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
@@ -329,29 +329,34 @@ impl Client for Redis {
     }
 }
 
+/// One scenario: a few clients, over TLS or not, each with its session.
+pub(super) fn scenario(seed: u64, tls: Option<&Tls>) -> Result<(), String> {
+    let config = limits(tight_config(&mut Rng::new(seed)), tls);
+    let mut sim =
+        Sim::new(seed, Db::new(), config, Connection::default).map_err(|e| e.to_string())?;
+    speak_tls(&mut sim, tls);
+    let sessions: Sessions = Rc::default();
+    for peer in 0..sim.rng().range(1..=3) {
+        let rng = sim.rng();
+        let commands = session(rng, peer);
+        let pipelined = rng.chance(50);
+        sessions.borrow_mut().push((commands, 0));
+        let client = Redis {
+            peer,
+            pipelined,
+            sessions: sessions.clone(),
+        };
+        join(&mut sim, client, tls)?;
+    }
+    let shared = sessions.clone();
+    sim.check(move |view| predicted(&shared, view));
+    let turns = sim.rng().range(5..=60);
+    sim.run(turns)?;
+    sim.finish()
+}
+
 #[test]
 fn sim_resp() {
-    let seen = scenarios("sim_resp", 1400, |seed| {
-        let config = tight_config(&mut Rng::new(seed));
-        let mut sim =
-            Sim::new(seed, Db::new(), config, Connection::default).map_err(|e| e.to_string())?;
-        let sessions: Sessions = Rc::default();
-        for peer in 0..sim.rng().range(1..=3) {
-            let rng = sim.rng();
-            let commands = session(rng, peer);
-            let pipelined = rng.chance(50);
-            sessions.borrow_mut().push((commands, 0));
-            sim.connect(Redis {
-                peer,
-                pipelined,
-                sessions: sessions.clone(),
-            });
-        }
-        let shared = sessions.clone();
-        sim.check(move |view| predicted(&shared, view));
-        let turns = sim.rng().range(5..=60);
-        sim.run(turns)?;
-        sim.finish()
-    });
+    let seen = scenarios("sim_resp", 1200, |seed| scenario(seed, None));
     every_fault_struck("sim_resp", seen, true);
 }

@@ -77,7 +77,7 @@ fn logged(view: &View<'_, Logged>) -> Result<(), String> {
 
 #[test]
 fn sim_stdin_logger() {
-    let seen = scenarios("sim_stdin_logger", 1400, |seed| {
+    let seen = scenarios("sim_stdin_logger", 1300, |seed| {
         let config = tight_config(&mut Rng::new(seed));
         let log = Log::new(Vec::new(), "memory".to_string());
         let mut sim =

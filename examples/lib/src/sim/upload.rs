@@ -244,7 +244,7 @@ fn file(rng: &mut Rng, peer: usize, k: usize, tutorial: bool) -> File {
 
 #[test]
 fn sim_upload() {
-    let seen = scenarios("sim_upload", 1400, |seed| {
+    let seen = scenarios("sim_upload", 1300, |seed| {
         let scratch = Scratch::new(seed);
         let settings = Settings {
             dir: scratch.0.clone(),
