@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use super::super::Rng;
 use super::super::net::{PEER_PORT, Wire};
+#[cfg(doc)]
+use super::Sim;
 
 /// How hard the network is on the protocol in one scenario. [`Sim::new`]
 /// draws them from the seed (some scenarios calm, some stormy); a test can
