@@ -163,7 +163,10 @@ impl Segment {
             return Io::Failed(io::ErrorKind::Unsupported.into());
         };
         let len = self.remaining.min(MAX_PER_CALL) as usize;
-        sendfile(socket.as_raw_fd(), &self.file, &mut self.offset, len)
+        // Through `sys::on`, as every call that bypasses mio: on mio's
+        // portable poll(2) backend a refused call must re-arm the socket.
+        let (file, offset) = (&self.file, &mut self.offset);
+        sys::on(socket, |fd| sendfile(fd, file, offset, len))
     }
 }
 

@@ -8,7 +8,7 @@
 //! by mio (registration, accept, connect, close); only these calls bypass it.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// What one call did: bytes moved, the socket is full or drained
 /// (`EAGAIN`), or a real error.
@@ -77,6 +77,54 @@ pub(crate) fn sendv(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Io {
         match errno() {
             libc::EINTR => continue,
             e => return failure(e),
+        }
+    }
+}
+
+/// A mio socket the calls above may bypass mio for.
+pub(crate) trait Socket: AsRawFd {
+    /// mio's `try_io`: runs `f`, and on mio's portable `poll(2)` backend
+    /// re-arms the socket's interest if it returns `WouldBlock`.
+    #[cfg_attr(not(mio_unsupported_force_poll_poll), allow(dead_code))]
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T>;
+}
+
+impl Socket for mio::net::TcpStream {
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        mio::net::TcpStream::try_io(self, f)
+    }
+}
+
+impl Socket for mio::net::UnixStream {
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        mio::net::UnixStream::try_io(self, f)
+    }
+}
+
+/// Makes `call` on `socket`'s fd. With epoll or kqueue that is all. mio's
+/// portable `poll(2)` backend, which emulates edge triggering, stops
+/// reporting a socket after an event until an I/O call made through mio
+/// returns `WouldBlock`; there the call goes through `try_io`, which re-arms it.
+#[inline(always)]
+pub(crate) fn on<S: Socket>(socket: &S, call: impl FnOnce(RawFd) -> Io) -> Io {
+    #[cfg(not(mio_unsupported_force_poll_poll))]
+    {
+        call(socket.as_raw_fd())
+    }
+    #[cfg(mio_unsupported_force_poll_poll)]
+    {
+        let mut done = None;
+        let outcome = socket.try_io(|| match call(socket.as_raw_fd()) {
+            Io::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+            other => {
+                done = Some(other);
+                Ok(())
+            }
+        });
+        match (done, outcome) {
+            (Some(io), _) => io,
+            (None, Err(e)) if e.kind() != io::ErrorKind::WouldBlock => Io::Failed(e),
+            (None, _) => Io::WouldBlock,
         }
     }
 }

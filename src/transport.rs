@@ -9,7 +9,6 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpStream, UnixStream};
@@ -99,13 +98,13 @@ pub(crate) const BOTH: Interest = Interest::READABLE.add(Interest::WRITABLE);
 
 impl ByteStream for UnixStream {
     fn recv(&mut self, buf: &mut [u8]) -> Io {
-        sys::recv(self.as_raw_fd(), buf)
+        sys::on(self, |fd| sys::recv(fd, buf))
     }
     fn send(&mut self, buf: &[u8]) -> Io {
-        sys::send(self.as_raw_fd(), buf)
+        sys::on(self, |fd| sys::send(fd, buf))
     }
     fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
-        sys::send2(self.as_raw_fd(), first, second)
+        sys::on(self, |fd| sys::send2(fd, first, second))
     }
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
@@ -135,7 +134,7 @@ impl Stream {
     #[inline(always)]
     pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::recv(s.as_raw_fd(), buf),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::recv(fd, buf)),
             Stream::Other(s) => s.recv(buf),
         }
     }
@@ -144,7 +143,7 @@ impl Stream {
     #[inline(always)]
     pub(crate) fn send(&mut self, buf: &[u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::send(fd, buf)),
             Stream::Other(s) => s.send(buf),
         }
     }
@@ -154,7 +153,7 @@ impl Stream {
     /// second system call.
     pub(crate) fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::send2(fd, first, second)),
             Stream::Other(s) => s.send2(first, second),
         }
     }

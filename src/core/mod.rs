@@ -41,7 +41,7 @@ use crate::timer::Timers;
 
 pub(crate) use clock::Clock;
 pub(crate) use runner::{Detached, Lend, Owned, panic_message};
-pub(crate) use table::{NO_TOKEN, WAKER, show};
+pub(crate) use table::{ALARM, NO_TOKEN, WAKER, show};
 pub(crate) use timers::TimerKind;
 
 pub(crate) struct Core<S> {

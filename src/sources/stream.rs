@@ -2,9 +2,10 @@
 //!
 //! A stream is registered once for both directions, edge-triggered, and
 //! never re-registered. When the poller reports it readable the reactor
-//! reads until `WouldBlock` (or a short read, which means the same for a
-//! stream and saves the extra `read` that would only say so), handing each
-//! chunk to the protocol's `data_received`. When it reports it writable, the
+//! reads until `WouldBlock` (or, on Linux's epoll, a short read, which means
+//! the same there and saves the extra `read` that would only say so; see
+//! [`SHORT_READ_DRAINS`]), handing each chunk to the protocol's
+//! `data_received`. When it reports it writable, the
 //! output the socket refused earlier goes out. Stopping early (a spent read
 //! budget) puts the connection on the ready list, because no second edge
 //! will come for what was left unread.
@@ -302,6 +303,21 @@ pub(crate) fn give_up_connecting<S: 'static>(core: &mut Core<S>, token: Token) {
 
 // ----- the read path ------------------------------------------------------------
 
+/// Whether a short read may be taken to mean "drained", without the `read`
+/// that would only say `WouldBlock`. mio promises an edge-triggered event
+/// only after `WouldBlock`, and calls a reported hang-up a hint. Linux's
+/// epoll promises more: epoll(7) says a short read on a stream exhausts it,
+/// and whatever arrives later (bytes or the peer's FIN) is a new edge. Its
+/// one exception, a FIN that came with the last bytes and so with the same
+/// edge, is reported there as `EPOLLRDHUP`, which sets the `HUP` flag that
+/// makes the reactor read on to the EOF. Elsewhere (kqueue, and mio's
+/// portable `poll(2)` backend, which re-arms a socket only when an I/O call
+/// returns `WouldBlock`) the reactor reads until `WouldBlock`.
+const SHORT_READ_DRAINS: bool = cfg!(all(
+    any(target_os = "linux", target_os = "android"),
+    not(mio_unsupported_force_poll_poll)
+));
+
 /// Any of these and the read takes a cold branch first.
 const UNUSUAL: u32 = flag::NOT_READING | flag::LINGERING | flag::REDELIVER | flag::HANDSHAKING;
 
@@ -344,8 +360,9 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
                 Before::Stop => return true,
             }
         }
-        // A short read means "drained" only when no hang-up is pending.
-        let read_to_end = t.has(flag::ALWAYS_READY | flag::HUP);
+        // A short read means "drained" only where the poller promises it
+        // (SHORT_READ_DRAINS), and there only while no hang-up is pending.
+        let read_to_end = !SHORT_READ_DRAINS || t.has(flag::ALWAYS_READY | flag::HUP);
         let from_buf = !t.has_input();
         let (outcome, room) = if from_buf {
             (t.stream.recv(buf), buf.len())

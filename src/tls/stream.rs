@@ -80,7 +80,7 @@ impl Write for Wire<'_> {
     /// rustls hands over every record it has at once: one `sendmsg`.
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self.0 {
-            Stream::Tcp(s) => outcome(sys::sendv(std::os::fd::AsRawFd::as_raw_fd(s), bufs)),
+            Stream::Tcp(s) => outcome(sys::on(&*s, |fd| sys::sendv(fd, bufs))),
             Stream::Other(_) => {
                 let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
                 self.write(first)
