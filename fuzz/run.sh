@@ -26,7 +26,7 @@ cd "$here"
 SECS="${SECS:-600}"
 JOBS="${JOBS:-1}"
 SANITIZER="${SANITIZER:-address}"
-ALL_TARGETS=(line_framing length_prefixed upload_header cmd_session http_request)
+ALL_TARGETS=(line_framing length_prefixed upload_header cmd_session http_request resp_request messages_framing)
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else

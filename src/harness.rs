@@ -1,5 +1,6 @@
 //! Drive a protocol with bytes and no socket (Twisted's `StringTransport`,
-//! Netty's `EmbeddedChannel`), to test it on every split of its input.
+//! Netty's `EmbeddedChannel`), to test it on every split of its input; or
+//! run it through a simulated network's faults, from a seed ([`Sim`]).
 //!
 //! A harness is a real [`Reactor`] with one connection whose byte stream is
 //! simulated: what the test feeds is what the connection's next `recv`
@@ -34,6 +35,17 @@
 //! }
 //! ```
 
+mod net;
+mod rng;
+mod run;
+mod sim;
+mod watch;
+
+pub use net::Seen;
+pub use rng::Rng;
+pub use run::{BASE_VAR, SCENARIOS_VAR, SECS_VAR, SEED_VAR, scenarios};
+pub use sim::{Act, Client, Faults, Peer, Phase, Script, Sim, View};
+
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
@@ -56,12 +68,12 @@ use crate::transport::{ByteStream, Stream, flag};
 pub struct Harness<S: 'static = ()> {
     reactor: Reactor<S>,
     token: Token,
-    peer: Rc<RefCell<Peer>>,
+    peer: Rc<RefCell<FarEnd>>,
 }
 
 /// The far end of the simulated connection.
 #[derive(Default)]
-struct Peer {
+struct FarEnd {
     /// Bytes fed and not read yet by the reactor.
     inbox: Vec<u8>,
     /// How much of `inbox` the reactor has read.
@@ -77,13 +89,13 @@ struct Peer {
 
 /// The simulated byte stream under the harness' connection.
 struct SimStream {
-    peer: Rc<RefCell<Peer>>,
+    peer: Rc<RefCell<FarEnd>>,
 }
 
 impl ByteStream for SimStream {
     fn recv(&mut self, buf: &mut [u8]) -> Io {
         let mut peer = self.peer.borrow_mut();
-        let Peer {
+        let FarEnd {
             inbox, read, eof, ..
         } = &mut *peer;
         let n = (inbox.len() - *read).min(buf.len());
@@ -158,7 +170,7 @@ impl<S: 'static> Harness<S> {
     /// Starts `protocol` with shared state and limits of your choice.
     pub fn build(state: S, config: Config, protocol: impl Protocol<S>) -> io::Result<Self> {
         let mut reactor = Reactor::with_config(state, config)?;
-        let peer = Rc::new(RefCell::new(Peer::default()));
+        let peer = Rc::new(RefCell::new(FarEnd::default()));
         let sim = Stream::Other(Box::new(SimStream { peer: peer.clone() }));
         let token = stream::add(reactor.core_mut(), sim, Box::new(protocol), false)?;
         let mut harness = Harness {

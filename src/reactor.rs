@@ -495,6 +495,13 @@ impl<S: 'static> Reactor<S> {
             .run_ready(&mut self.ready_spare, &mut self.read_buf);
     }
 
+    /// The end of a turn (ready list, timers, settling) with the due
+    /// timers fired in the order `pick` chooses.
+    pub(crate) fn end_turn_in(&mut self, pick: &mut dyn FnMut(usize) -> usize) {
+        self.core
+            .end_turn_in(&mut self.ready_spare, &mut self.read_buf, pick);
+    }
+
     /// Hands `token` one event, as if the poller had reported it.
     pub(crate) fn dispatch(&mut self, token: Token, event: Event) {
         sources::dispatch(&mut self.core, &mut self.read_buf, token, event);

@@ -143,6 +143,48 @@ impl<T> Timers<T> {
         }
     }
 
+    /// The timers due at `now`, earliest first, each with `key(what)`: for
+    /// the harness, which fires them in an order of its own
+    /// ([`Timers::take`]). Walks every pending timer: not for the loop.
+    pub(crate) fn due<K>(&self, now: Instant, key: impl Fn(&T) -> K) -> Vec<(TimerId, K)> {
+        let mut due: Vec<_> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.deadline <= now)
+            .filter_map(|(key_, slot)| {
+                let what = slot.what.as_ref()?;
+                Some((
+                    (slot.deadline, slot.seq),
+                    TimerId {
+                        key: key_,
+                        seq: slot.seq,
+                    },
+                    key(what),
+                ))
+            })
+            .collect();
+        due.sort_by_key(|(order, _, _)| *order);
+        due.into_iter().map(|(_, id, k)| (id, k)).collect()
+    }
+
+    /// Takes the pending timer `id` as if it were due now, whatever its
+    /// place in the heap (see [`Timers::due`]); a periodic one is handed
+    /// back with [`Timers::restore`] as after [`Timers::pop_due`].
+    pub(crate) fn take(&mut self, id: TimerId) -> Option<T> {
+        if !self.is_live(id.seq, id.key) {
+            return None;
+        }
+        // Its heap entry must go: a periodic timer's slot lives on, and the
+        // entry would fire it again at the old deadline.
+        self.heap
+            .retain(|&Reverse((_, seq, key))| (seq, key) != (id.seq, id.key));
+        let slot = &mut self.slots[id.key];
+        if slot.period.is_some() {
+            return slot.what.take();
+        }
+        self.slots.remove(id.key).what
+    }
+
     /// Re-arms a periodic timer after its callback ran, unless it was
     /// cancelled meanwhile. The next deadline keeps the period's rhythm but
     /// never lands in the past (no burst of catch-up calls after a stall).

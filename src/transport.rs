@@ -85,6 +85,12 @@ pub(crate) trait ByteStream {
     fn register(&mut self, registry: &Registry, token: Token) -> io::Result<bool>;
     /// Undoes [`ByteStream::register`].
     fn deregister(&mut self, registry: &Registry) -> io::Result<()>;
+    /// The connection is closing with `bytes` still queued for the peer,
+    /// which will never be sent. Only a stream that checks delivery (the
+    /// harness' simulated network) cares: real streams are told nothing.
+    fn discarded(&mut self, bytes: &[u8]) {
+        let _ = bytes;
+    }
 }
 
 /// Every stream is registered for both directions, once (see docs/design.md).
@@ -503,6 +509,9 @@ impl Transport {
     /// Gives both buffers' storage back to the pool, dropping what they hold.
     pub(crate) fn release_buffers(&mut self, pool: &mut Pool) {
         self.drop_input(pool);
+        if let (Stream::Other(s), false) = (&mut self.stream, self.output.is_empty()) {
+            s.discarded(self.output.as_slice());
+        }
         self.output.consume(usize::MAX);
         self.output.release(pool);
     }

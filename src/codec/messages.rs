@@ -63,8 +63,11 @@ const KEEP_TAIL_CAPACITY: usize = 4096;
 /// Keep one `Messages` per connection and forward it the callbacks that
 /// matter: `data_received`, `timer_fired` (the quiet period is a reactor
 /// timer, set with [`Ctx::set_timer`] while bytes wait and cancelled when
-/// none do, so at most one per connection), and the end of the input
-/// ([`Messages::finish`] from `eof_received` and from `connection_lost`).
+/// none do, so at most one per connection), the end of the input
+/// ([`Messages::finish`] from `eof_received` and from `connection_lost`),
+/// and, if the protocol writes to its peer, `pause_writing` and
+/// `resume_writing` (while the reactor does not read a peer, its silence is
+/// no pause).
 /// Each message comes to your callback with the context, to answer at once:
 ///
 /// ```
@@ -145,6 +148,9 @@ pub struct Messages {
     stopped: bool,
     /// When bytes last joined the tail.
     last_arrival: Option<Instant>,
+    /// The reactor stopped reading this peer for flow control
+    /// (`pause_writing`): its silence says nothing, so it is no pause.
+    reading_paused: bool,
     /// The quiet-period timer, set exactly while the tail is not empty.
     timer: Option<TimerId>,
 }
@@ -174,6 +180,7 @@ impl Messages {
             skipping: false,
             stopped: false,
             last_arrival: None,
+            reading_paused: false,
             timer: None,
         }
     }
@@ -326,7 +333,8 @@ impl Messages {
             return false;
         }
         self.timer = None;
-        if self.tail.is_empty() {
+        if self.tail.is_empty() || self.reading_paused {
+            // While reading is paused, `resume_writing` sets it again.
             return true;
         }
         let now = ctx.now();
@@ -337,6 +345,28 @@ impl Messages {
             self.flush(|message| on_message(ctx, message));
         }
         true
+    }
+
+    /// Call from [`Protocol::pause_writing`](crate::Protocol::pause_writing).
+    /// The reactor stops reading a peer whose output backs up, so the rest
+    /// of a message it is sending waits unread in the socket: silence from
+    /// then on is ours, not the sender's, and must not end the message. The
+    /// quiet period stops counting until [`Messages::resume_writing`].
+    pub fn pause_writing(&mut self) {
+        self.reading_paused = true;
+    }
+
+    /// Call from [`Protocol::resume_writing`](crate::Protocol::resume_writing):
+    /// reading resumes, and the quiet period starts again from now (what
+    /// waited in the socket is read first and extends the pending bytes).
+    pub fn resume_writing<S: 'static>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.reading_paused = false;
+        if !self.tail.is_empty() {
+            self.last_arrival = Some(ctx.now());
+            if self.timer.is_none() {
+                self.timer = Some(ctx.set_timer(self.quiet, self.timer_id));
+            }
+        }
     }
 
     /// Call when the input ends: from

@@ -43,7 +43,7 @@ use crate::sources::{Source, StreamSource};
 use crate::timer::Timers;
 
 pub(crate) use clock::Clock;
-pub(crate) use runner::{Detached, Lend, Owned};
+pub(crate) use runner::{Detached, Lend, Owned, panic_message};
 pub(crate) use table::{ALARM, NO_TOKEN, WAKER, show};
 pub(crate) use timers::TimerKind;
 
@@ -202,6 +202,20 @@ impl<S: 'static> Core<S> {
         if self.config.timing {
             self.time_end();
         }
+    }
+
+    /// [`Core::end_turn`] with the due timers fired in the order `pick`
+    /// chooses (see [`Core::fire_timers_in`]): the harness' fault simulation.
+    pub(crate) fn end_turn_in(
+        &mut self,
+        spare: &mut Vec<Token>,
+        buf: &mut [u8],
+        pick: &mut dyn FnMut(usize) -> usize,
+    ) {
+        self.run_ready(spare, buf);
+        self.fire_timers_in(pick);
+        self.settle_all();
+        self.check_stopped();
     }
 
     /// Services the sources that stopped short of `WouldBlock` last turn.

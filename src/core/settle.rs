@@ -217,7 +217,10 @@ impl<S: 'static> Core<S> {
             return;
         };
         let t = &mut s.transport;
-        if queued > high && !t.has(flag::WRITE_PAUSED) {
+        // Not before connection_made (a TLS handshake's flight can pass a
+        // small high watermark): the protocol hears of flow control only
+        // between connection_made and connection_lost, as the trait says.
+        if queued > high && !t.has(flag::WRITE_PAUSED) && t.has(flag::MADE) {
             t.set(flag::WRITE_PAUSED);
             stream::call(self, token, "pause_writing", |p, ctx| p.pause_writing(ctx));
             self.mark_dirty(token);
@@ -235,6 +238,12 @@ impl<S: 'static> Core<S> {
         if queued == 0 {
             t.release_output(&mut self.pool);
             if t.has(flag::SHUT_WRITE) && !t.has(flag::WRITE_DONE) {
+                // A TLS layer's close_notify goes out before the FIN: if
+                // the socket refused part of it, shut down once it drained.
+                t.stream.finish();
+                if t.queued() > 0 {
+                    return;
+                }
                 t.set(flag::WRITE_DONE);
                 let _ = t.stream.shutdown_write();
             }

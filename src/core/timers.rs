@@ -44,6 +44,23 @@ pub(crate) enum TimerKind<S> {
     TlsHandshake(Token),
 }
 
+impl<S> TimerKind<S> {
+    /// The source a timer belongs to (`None`: the reactor's own).
+    fn owner(&self) -> Option<Token> {
+        match self {
+            TimerKind::Call(token, _)
+            | TimerKind::Every(token, _)
+            | TimerKind::Protocol(token, _)
+            | TimerKind::Idle(token)
+            | TimerKind::AcceptRetry(token)
+            | TimerKind::Linger(token) => Some(*token),
+            #[cfg(feature = "tls")]
+            TimerKind::TlsHandshake(token) => Some(*token),
+            TimerKind::ShutdownDeadline => None,
+        }
+    }
+}
+
 impl<S: 'static> Core<S> {
     /// Schedules `what` `delay` after this turn's time, repeating every
     /// `period` if given.
@@ -75,26 +92,61 @@ impl<S: 'static> Core<S> {
         }
         let now = self.now();
         while let Some((id, what)) = self.timers.pop_due(now) {
-            match what {
-                TimerKind::Call(token, f) => {
-                    self.run(token, Detached, &[], "timer callback", |_, ctx| f(ctx));
-                }
-                TimerKind::Every(token, mut f) => {
-                    self.run(token, Detached, &[], "periodic timer callback", |_, ctx| {
-                        f(ctx)
-                    });
-                    self.timers.restore(id, TimerKind::Every(token, f), now);
-                }
-                TimerKind::Protocol(token, user_id) => self.protocol_timer(token, user_id),
-                TimerKind::Idle(token) => self.check_idle(token),
-                TimerKind::AcceptRetry(token) => listener::retry(self, token),
-                TimerKind::Linger(token) => stream::linger_over(self, token),
-                TimerKind::ShutdownDeadline => self.force_stop(),
-                #[cfg(feature = "tls")]
-                TimerKind::TlsHandshake(token) => crate::tls::handshake::timed_out(self, token),
-            }
-            self.settle_all();
+            self.fire(id, what, now);
         }
+    }
+
+    /// Fires the due timers in the order `pick` chooses (given how many
+    /// may go next, it says which), for the harness' fault simulation. The
+    /// choice is among the earliest due timer of each source: a source's
+    /// own timers keep their deadline order, while those of different
+    /// sources that fell due in the same turn may run in any order (what a
+    /// protocol must not depend on, as a coarser clock would reorder them).
+    pub(crate) fn fire_timers_in(&mut self, pick: &mut dyn FnMut(usize) -> usize) {
+        let now = self.now();
+        loop {
+            let mut next: Vec<(TimerId, Option<Token>)> = Vec::new();
+            for (id, owner) in self.timers.due(now, TimerKind::owner) {
+                if !next.iter().any(|(_, o)| *o == owner) {
+                    next.push((id, owner));
+                }
+            }
+            if next.is_empty() {
+                return;
+            }
+            let (id, _) = next[pick(next.len()) % next.len()];
+            if let Some(what) = self.timers.take(id) {
+                self.fire(id, what, now);
+            }
+        }
+    }
+
+    /// Runs one timer that fell due, then settles what it asked for.
+    fn fire(&mut self, id: TimerId, what: TimerKind<S>, now: Instant) {
+        match what {
+            TimerKind::Call(token, f) => {
+                self.run(token, Detached, &[], "timer callback", |_, ctx| f(ctx));
+            }
+            TimerKind::Every(token, mut f) => {
+                self.run(token, Detached, &[], "periodic timer callback", |_, ctx| {
+                    f(ctx)
+                });
+                self.timers.restore(id, TimerKind::Every(token, f), now);
+            }
+            TimerKind::Protocol(token, user_id) => self.protocol_timer(token, user_id),
+            TimerKind::Idle(token) => self.check_idle(token),
+            TimerKind::AcceptRetry(token) => listener::retry(self, token),
+            TimerKind::Linger(token) => stream::linger_over(self, token),
+            TimerKind::ShutdownDeadline => self.force_stop(),
+            #[cfg(feature = "tls")]
+            TimerKind::TlsHandshake(token) => crate::tls::handshake::timed_out(self, token),
+        }
+        self.settle_all();
+    }
+
+    /// The earliest pending timer's deadline.
+    pub(crate) fn next_timer(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
     }
 
     /// A protocol's own timer fired: only between `connection_made` and

@@ -241,7 +241,10 @@ impl<S: 'static> Core<S> {
         }
         if len > 0 {
             let t = &mut s.transport;
-            let segment = Segment::new(file, offset, len, t.queued(), &t.stream);
+            // Ahead of the file: the output buffer's bytes, which is what
+            // `flush_front` counts down (not what a TLS layer holds: that
+            // goes first anyway, and counting it the file would never start).
+            let segment = Segment::new(file, offset, len, t.output_len(), &t.stream);
             t.set(flag::FILE);
             self.files.push(token, segment);
             self.mark_dirty(token);

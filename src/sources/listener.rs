@@ -34,6 +34,17 @@ pub(crate) enum Acceptor {
     Tcp(TcpListener),
     /// A Unix listener and its socket file, removed when it closes.
     Unix(UnixListener, PathBuf),
+    /// A listener the poller does not watch (the harness' simulated one,
+    /// which reports its own readiness).
+    Other(Box<dyn Accept>),
+}
+
+/// A listener other than TCP or Unix: what accepting needs of it.
+pub(crate) trait Accept {
+    /// One connection from the backlog, or why there is none.
+    fn accept(&self) -> io::Result<(Stream, Addr)>;
+    /// Where it listens.
+    fn local_addr(&self) -> io::Result<Addr>;
 }
 
 /// A listener in the table.
@@ -53,6 +64,7 @@ impl<S> Listener<S> {
         match &mut self.acceptor {
             Acceptor::Tcp(a) => registry.register(a, token, Interest::READABLE),
             Acceptor::Unix(a, _) => registry.register(a, token, Interest::READABLE),
+            Acceptor::Other(_) => Ok(()),
         }
     }
 
@@ -60,14 +72,12 @@ impl<S> Listener<S> {
         match &mut self.acceptor {
             Acceptor::Tcp(a) => registry.deregister(a),
             Acceptor::Unix(a, _) => registry.deregister(a),
+            Acceptor::Other(_) => Ok(()),
         }
     }
 
     pub(super) fn local_addr(&self) -> io::Result<Addr> {
-        match &self.acceptor {
-            Acceptor::Tcp(l) => l.local_addr().map(Addr::Inet),
-            Acceptor::Unix(_, path) => Ok(Addr::Unix(Some(path.clone()))),
-        }
+        self.acceptor.local_addr()
     }
 }
 
@@ -78,6 +88,15 @@ impl Acceptor {
             Acceptor::Unix(l, _) => l
                 .accept()
                 .map(|(s, a)| (Stream::Other(Box::new(s)), Addr::from(a))),
+            Acceptor::Other(l) => l.accept(),
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Addr> {
+        match self {
+            Acceptor::Tcp(l) => l.local_addr().map(Addr::Inet),
+            Acceptor::Unix(_, path) => Ok(Addr::Unix(Some(path.clone()))),
+            Acceptor::Other(l) => l.local_addr(),
         }
     }
 
@@ -151,10 +170,7 @@ pub(crate) fn add<S: 'static>(
     acceptor: Acceptor,
     factory: Factory<S>,
 ) -> io::Result<Token> {
-    let addr = match &acceptor {
-        Acceptor::Tcp(l) => l.local_addr().map(Addr::Inet)?,
-        Acceptor::Unix(_, path) => Addr::Unix(Some(path.clone())),
-    };
+    let addr = acceptor.local_addr()?;
     let listener = Listener {
         acceptor,
         factory,

@@ -594,9 +594,15 @@ pub(crate) fn close_now<S: 'static>(core: &mut Core<S>, token: Token, reason: Op
         }
     }
     if reason.is_none() {
-        // A TLS layer says goodbye (close_notify) before the socket closes.
+        // A TLS layer says goodbye (close_notify) before the socket closes,
+        // and the socket closes only once that has gone out: if the socket
+        // refused part of it, the connection stays closing and comes back
+        // here when it drained.
         if let Some(s) = core.stream_mut(token) {
             s.transport.stream.finish();
+            if s.transport.queued() > 0 {
+                return;
+            }
         }
     }
     if linger {

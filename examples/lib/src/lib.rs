@@ -37,3 +37,6 @@ pub mod work;
 
 #[cfg(test)]
 mod alloc_count;
+
+#[cfg(test)]
+mod sim;

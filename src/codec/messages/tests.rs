@@ -459,3 +459,70 @@ fn on_the_reactor_a_message_over_the_limit_stops_delivery_and_the_eof_adds_nothi
         assert!(h.is_closed());
     }
 }
+
+/// Writes a reply bigger than the high watermark for every read, to a peer
+/// that reads none of it, so the reactor stops reading from it.
+struct Noisy {
+    messages: Messages,
+    seen: Rc<RefCell<Vec<Seen>>>,
+}
+
+impl Protocol for Noisy {
+    fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
+        ctx.write(&[b'!'; 32]);
+        let seen = &self.seen;
+        self.messages.data_received(ctx, data, |_, m| {
+            seen.borrow_mut().push(m.map(<[u8]>::to_vec))
+        })
+    }
+    fn timer_fired(&mut self, ctx: &mut Ctx, id: u64) {
+        let seen = &self.seen;
+        self.messages.timer_fired(ctx, id, |_, m| {
+            seen.borrow_mut().push(m.map(<[u8]>::to_vec))
+        });
+    }
+    fn pause_writing(&mut self, _ctx: &mut Ctx) {
+        self.messages.pause_writing();
+    }
+    fn resume_writing(&mut self, ctx: &mut Ctx) {
+        self.messages.resume_writing(ctx);
+    }
+}
+
+/// Found by the fault simulation (a chat member that read its messages
+/// slowly had a line said in two pieces): while the reactor does not read
+/// a peer whose output backs up, the rest of the line it is sending waits
+/// in the socket, and the quiet period must not end the line there.
+#[test]
+fn a_line_half_read_when_reading_stops_for_output_is_not_cut_by_the_quiet_period() {
+    let quiet = Duration::from_millis(100);
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let config = crate::Config {
+        high_watermark: 16,
+        low_watermark: 0,
+        ..Default::default()
+    };
+    let noisy = Noisy {
+        messages: Messages::new(64).quiet_period(quiet),
+        seen: seen.clone(),
+    };
+    let mut h = Harness::build((), config, noisy).unwrap();
+    h.set_peer_window(Some(0));
+    h.feed(b"half a li");
+    h.feed(b"ne\n");
+    h.advance(quiet * 10);
+    assert!(
+        seen.borrow().is_empty(),
+        "said while unread: {:?}",
+        seen.borrow()
+    );
+    // The peer reads its replies: reading resumes, the line is whole.
+    h.set_peer_window(None);
+    h.take_output();
+    h.run_due_timers();
+    assert_eq!(*seen.borrow(), [ok("half a line")]);
+    // A real pause still ends a message, counted from the resumption.
+    h.feed(b"tail");
+    h.advance(quiet);
+    assert_eq!(*seen.borrow(), [ok("half a line"), ok("tail")]);
+}

@@ -134,6 +134,16 @@ impl<W: Write + 'static> Protocol<Room<W>> for Member {
         ctx.close();
     }
 
+    /// A member that reads the room slowly is not read from meanwhile: the
+    /// line it is sending is not cut short by the quiet period.
+    fn pause_writing(&mut self, _ctx: &mut Ctx<'_, Room<W>>) {
+        self.messages.pause_writing();
+    }
+
+    fn resume_writing(&mut self, ctx: &mut Ctx<'_, Room<W>>) {
+        self.messages.resume_writing(ctx);
+    }
+
     fn connection_lost(&mut self, ctx: &mut Ctx<'_, Room<W>>, _reason: Option<std::io::Error>) {
         // Nothing the client said is lost: a reset brings no EOF.
         self.messages

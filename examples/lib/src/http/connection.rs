@@ -341,9 +341,10 @@ impl Http {
             return;
         }
         let due = self.idle_since + ctx.shared_ref().keepalive_timeout;
-        // The real time, not the turn's: the timer fired at its deadline,
-        // which may be after the turn began.
-        if Instant::now() >= due {
+        // The reactor's clock (the turn's time, never before the timer's
+        // deadline): with a clock moved by hand, the real one would lag
+        // and the timer would fire again at once until it caught up.
+        if ctx.now() >= due {
             self.close(ctx);
         } else {
             self.arm_keepalive(ctx, due);

@@ -342,7 +342,9 @@ fn split_args(line: &[u8], arena: &mut Vec<u8>, spans: &mut Vec<(usize, usize)>)
         while i < line.len() && is_space(line[i]) {
             i += 1;
         }
-        if i == line.len() {
+        // A NUL ends the line, as it ends Redis's C string (an argument
+        // stops at one, and starting another there would never advance).
+        if i == line.len() || line[i] == 0 {
             return Ok(());
         }
         let start = arena.len();

@@ -124,3 +124,15 @@ fn a_big_value_arrives_in_pieces_and_is_stored_whole() {
         assert_eq!(h.take_output(), want, "chunks of {step}");
     }
 }
+
+/// Found by the resp_request fuzz target: a NUL in an inline command made
+/// the argument splitter start an empty argument at the NUL forever,
+/// growing without bound until the process was killed. A NUL ends the
+/// line's arguments, as it ends Redis's C string.
+#[test]
+fn a_nul_in_an_inline_command_ends_its_arguments() {
+    let mut h = harness();
+    h.feed(b"\0PING\r\nECHO a\0b c\r\nPING x\r\n");
+    assert_eq!(h.take_output(), b"$1\r\na\r\n$1\r\nx\r\n");
+    assert!(!h.is_closed());
+}

@@ -124,6 +124,16 @@ impl<W: Write + 'static> Protocol<Log<W>> for Client {
         self.messages
             .finish(ctx, |ctx, message| receive(&self.addr, ctx, message));
     }
+
+    /// A client that does not read its `received`s is not read from
+    /// meanwhile: its message is not cut short by the quiet period.
+    fn pause_writing(&mut self, _ctx: &mut Ctx<'_, Log<W>>) {
+        self.messages.pause_writing();
+    }
+
+    fn resume_writing(&mut self, ctx: &mut Ctx<'_, Log<W>>) {
+        self.messages.resume_writing(ctx);
+    }
 }
 
 /// The server's standard input: each message typed goes to the log.

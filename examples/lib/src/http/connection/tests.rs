@@ -298,6 +298,23 @@ fn header_and_keepalive_timeouts() {
     assert!(h.shared().idle.is_empty() && h.shared().open == 0);
 }
 
+/// Found by the fault simulation: the keep-alive timer compared the real
+/// clock with its deadline, so with the reactor's clock moved by hand it
+/// fired again at once, over and over, until real time caught up (here an
+/// hour). It keeps the reactor's time now.
+#[test]
+fn the_keepalive_timeout_follows_the_reactors_clock() {
+    let scratch = Scratch::new("keepalive-clock");
+    let mut h = Harness::with_state(server(&scratch), Http::new());
+    h.shared().keepalive_timeout = Duration::from_secs(3600);
+    h.advance(Duration::ZERO);
+    h.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    h.advance(Duration::from_secs(3599));
+    assert!(!h.is_closed());
+    h.advance(Duration::from_secs(2));
+    assert!(h.is_closed());
+}
+
 #[test]
 fn half_close_after_requests_answers_then_closes() {
     let scratch = Scratch::new("eof");
