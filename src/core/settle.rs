@@ -179,7 +179,7 @@ impl<S: 'static> Core<S> {
         let t = &mut s.transport;
         if t.has(flag::ABORT) {
             let reason = self.take_doom(token);
-            stream::close_now(self, token, reason);
+            sources::close_now(self, token, reason);
             return;
         }
         if t.has(flag::LINGERING) {
@@ -248,7 +248,7 @@ impl<S: 'static> Core<S> {
                 let _ = t.stream.shutdown_write();
             }
             if t.has(flag::CLOSING) {
-                stream::close_now(self, token, None);
+                sources::close_now(self, token, None);
             }
         }
     }

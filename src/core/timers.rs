@@ -14,7 +14,7 @@ use mio::Token;
 
 use super::{Core, Detached};
 use crate::context::Ctx;
-use crate::sources::{listener, stream};
+use crate::sources::{self, listener, stream};
 use crate::timer::TimerId;
 use crate::transport::{Extra, flag};
 
@@ -136,7 +136,7 @@ impl<S: 'static> Core<S> {
             TimerKind::Protocol(token, user_id) => self.protocol_timer(token, user_id),
             TimerKind::Idle(token) => self.check_idle(token),
             TimerKind::AcceptRetry(token) => listener::retry(self, token),
-            TimerKind::Linger(token) => stream::linger_over(self, token),
+            TimerKind::Linger(token) => sources::linger_over(self, token),
             TimerKind::ShutdownDeadline => self.force_stop(),
             #[cfg(feature = "tls")]
             TimerKind::TlsHandshake(token) => crate::tls::handshake::timed_out(self, token),

@@ -3,11 +3,13 @@
 //! ready, and how it closes.
 //!
 //! - `stream.rs`: stream connections (TCP, Unix, pipes), accepted or outgoing;
+//!   `closing.rs`: how they close (at once, or lingering first);
 //! - `listener.rs`: TCP and Unix listeners;
 //! - `datagram.rs`: UDP and Unix datagram sockets;
 //! - `signals.rs`: Unix signals;
 //! - `fd.rs`: raw fds (stdin, a child's pipes), which become streams.
 
+mod closing;
 pub(crate) mod datagram;
 pub(crate) mod fd;
 pub(crate) mod listener;
@@ -22,6 +24,7 @@ use mio::{Registry, Token};
 use crate::addr::Addr;
 use crate::core::{Core, show};
 
+pub(crate) use closing::{close_now, linger_over};
 pub(crate) use stream::StreamSource;
 
 /// Everything that can sit in the reactor's table.
