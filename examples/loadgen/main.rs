@@ -34,13 +34,22 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+mod histogram;
+mod pattern;
+mod pinger;
+mod report;
+mod ring;
+
 use clap::Parser;
-use sockloop::{Config, Ctx, Protocol, Reactor, Token};
+use sockloop::{Config, Ctx, Reactor, Token};
 use sockloop_examples::server::{self, OrFail};
 
-/// The pattern repeats every `PERIOD` bytes: a prime, so that messages of
-/// any power-of-two size start at ever different points of it.
-const PERIOD: u64 = 65_521;
+use histogram::Histogram;
+use pattern::{PERIOD, make_pattern};
+use pinger::Pinger;
+use report::{Report, cpu_time, print_report};
+use ring::Ring;
+
 /// Connections being set up at once, so a 10,000-connection run does not
 /// overflow the server's SYN backlog and wait out retransmissions.
 const MAX_CONNECTING: usize = 256;
@@ -139,41 +148,6 @@ enum Phase {
     Done,
 }
 
-/// Send times of the messages in flight on one connection: a ring
-/// allocated once with room for `--depth`.
-struct Ring {
-    slots: Box<[Instant]>,
-    head: usize,
-    len: usize,
-}
-
-impl Ring {
-    fn new(capacity: usize, now: Instant) -> Ring {
-        Ring {
-            slots: vec![now; capacity].into_boxed_slice(),
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, t: Instant) {
-        debug_assert!(self.len < self.slots.len());
-        let i = (self.head + self.len) % self.slots.len();
-        self.slots[i] = t;
-        self.len += 1;
-    }
-
-    fn pop(&mut self) -> Option<Instant> {
-        if self.len == 0 {
-            return None;
-        }
-        let t = self.slots[self.head];
-        self.head = (self.head + 1) % self.slots.len();
-        self.len -= 1;
-        Some(t)
-    }
-}
-
 /// One connection's side of the conversation.
 struct Flow {
     token: Option<Token>,
@@ -188,101 +162,6 @@ struct Flow {
     owed: u64,
     /// No more messages will be sent or expected (finished, failed or lost).
     finished: bool,
-}
-
-/// Latencies in log-linear buckets: exact below 128 ns, then 64 buckets per
-/// power of two (under 1.6 % error), up to about 18 minutes. Fixed size, so
-/// recording never allocates.
-struct Histogram {
-    counts: Box<[u64]>,
-    total: u64,
-    sum_ns: u128,
-    max_ns: u64,
-}
-
-const LINEAR: u64 = 128;
-const SUB_BITS: u32 = 6;
-const SUB: u64 = 1 << SUB_BITS;
-const MAX_EXP: u32 = 40;
-const BUCKETS: usize = (LINEAR + (MAX_EXP as u64 - 6) * SUB) as usize;
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            counts: vec![0; BUCKETS].into_boxed_slice(),
-            total: 0,
-            sum_ns: 0,
-            max_ns: 0,
-        }
-    }
-
-    fn index(ns: u64) -> usize {
-        if ns < LINEAR {
-            return ns as usize;
-        }
-        let exp = 63 - ns.leading_zeros(); // 7 and up
-        let sub = (ns >> (exp - SUB_BITS)) & (SUB - 1);
-        let i = LINEAR + u64::from(exp - 7) * SUB + sub;
-        (i as usize).min(BUCKETS - 1)
-    }
-
-    /// The middle of bucket `i`.
-    fn value(i: usize) -> u64 {
-        let i = i as u64;
-        if i < LINEAR {
-            return i;
-        }
-        let exp = 7 + (i - LINEAR) / SUB;
-        let sub = (i - LINEAR) % SUB;
-        let width = 1u64 << (exp - u64::from(SUB_BITS));
-        (SUB + sub) * width + width / 2
-    }
-
-    fn record(&mut self, latency: Duration) {
-        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[Self::index(ns)] += 1;
-        self.total += 1;
-        self.sum_ns += u128::from(ns);
-        self.max_ns = self.max_ns.max(ns);
-    }
-
-    fn clear(&mut self) {
-        self.counts.fill(0);
-        self.total = 0;
-        self.sum_ns = 0;
-        self.max_ns = 0;
-    }
-
-    /// The latency under which a fraction `q` of the messages came back, in µs.
-    fn quantile_us(&self, q: f64) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Self::value(i).min(self.max_ns) as f64 / 1000.0;
-            }
-        }
-        self.max_ns as f64 / 1000.0
-    }
-
-    fn mean_us(&self) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
-        self.sum_ns as f64 / self.total as f64 / 1000.0
-    }
-}
-
-/// What a measured window came to.
-struct Report {
-    elapsed: Duration,
-    msgs: u64,
-    bytes: u64,
-    cpu: Duration,
 }
 
 /// The reactor's shared state: every connection's flow and the counters.
@@ -425,38 +304,6 @@ impl Bench {
             self.finished_flows += 1;
         }
     }
-}
-
-/// `data` is what the pattern holds at stream offset `offset` of a
-/// connection whose stream starts at `seed`.
-fn matches(pattern: &[u8], seed: u64, offset: u64, data: &[u8]) -> bool {
-    let mut offset = offset;
-    let mut rest = data;
-    while !rest.is_empty() {
-        let start = ((seed + offset) % PERIOD) as usize;
-        let n = rest.len().min(pattern.len() - start);
-        if rest[..n] != pattern[start..start + n] {
-            return false;
-        }
-        rest = &rest[n..];
-        offset += n as u64;
-    }
-    true
-}
-
-/// The pattern, long enough that every message is one contiguous slice.
-fn make_pattern(size: u64) -> Rc<[u8]> {
-    let mut x: u32 = 0x9e37_79b9;
-    let period: Vec<u8> = (0..PERIOD)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect();
-    let len = (PERIOD + size) as usize;
-    period.iter().copied().cycle().take(len).collect()
 }
 
 /// Sends up to `want` messages on flow `i`: one write whatever the count.
@@ -635,122 +482,6 @@ fn send_owed(ctx: &mut Ctx<Bench>, pattern: &[u8], i: usize, owed: u64) {
     flow.owed -= flow.sent_msgs - before;
 }
 
-/// One connection to the server: checks what comes back, times it, sends more.
-struct Pinger {
-    flow: usize,
-    pattern: Rc<[u8]>,
-}
-
-impl Protocol<Bench> for Pinger {
-    fn connection_made(&mut self, ctx: &mut Ctx<Bench>) {
-        let token = ctx.token();
-        let bench = ctx.shared();
-        bench.flows[self.flow].token = Some(token);
-        bench.connecting -= 1;
-        bench.established += 1;
-        open_more(ctx, &self.pattern);
-        maybe_start(ctx, &self.pattern);
-    }
-
-    fn data_received(&mut self, ctx: &mut Ctx<Bench>, data: &[u8]) -> usize {
-        let now = Instant::now();
-        let i = self.flow;
-        let bench = ctx.shared();
-        let size = bench.plan.size;
-        let flow = &mut bench.flows[i];
-        let offset = flow.received;
-        if offset + data.len() as u64 > flow.sent_bytes {
-            bench.error(format_args!(
-                "connection {i}: more bytes came back than were sent"
-            ));
-            bench.finish_flow(i);
-            ctx.abort("echoed more than was sent");
-            return data.len();
-        }
-        if !matches(&self.pattern, flow.seed, offset, data) {
-            bench.error(format_args!(
-                "connection {i}: wrong bytes echoed near offset {offset}"
-            ));
-            bench.finish_flow(i);
-            ctx.abort("echo mismatch");
-            return data.len();
-        }
-        flow.received += data.len() as u64;
-        let done = flow.received / size - offset / size;
-        let measuring = bench.phase == Phase::Measuring;
-        for _ in 0..done {
-            if let Some(sent) = flow.in_flight.pop() {
-                if measuring {
-                    bench.hist.record(now - sent);
-                }
-            }
-        }
-        let all_back = flow.in_flight.len == 0;
-        let owed = flow.owed;
-        let sent_all = bench.plan.max_msgs.is_some_and(|m| flow.sent_msgs >= m);
-        bench.total_msgs += done;
-        if measuring {
-            bench.window_msgs += done;
-            bench.window_bytes += data.len() as u64;
-        }
-        if sent_all && all_back {
-            bench.finish_flow(i);
-            if bench.finished_flows == bench.plan.conns && bench.loaded() {
-                finish(ctx, now);
-            }
-        } else if bench.loaded() {
-            if bench.plan.rate.is_some() {
-                send_owed(ctx, &self.pattern, i, owed);
-            } else {
-                send(ctx, &self.pattern, i, done);
-            }
-        }
-        data.len()
-    }
-
-    fn eof_received(&mut self, ctx: &mut Ctx<Bench>) {
-        let bench = ctx.shared();
-        if bench.phase != Phase::Done && !bench.flows[self.flow].finished {
-            bench.error(format_args!(
-                "connection {}: the server closed it",
-                self.flow
-            ));
-            bench.finish_flow(self.flow);
-        }
-        ctx.close();
-    }
-
-    fn connection_lost(&mut self, ctx: &mut Ctx<Bench>, reason: Option<io::Error>) {
-        let bench = ctx.shared();
-        bench.flows[self.flow].token = None;
-        if bench.phase != Phase::Done && !bench.flows[self.flow].finished {
-            let why = reason.map_or_else(|| "closed".to_string(), |e| e.to_string());
-            bench.error(format_args!("connection {}: lost: {why}", self.flow));
-            bench.finish_flow(self.flow);
-        }
-        if bench.finished_flows == bench.plan.conns && bench.loaded() {
-            finish(ctx, Instant::now());
-        }
-    }
-
-    fn connection_failed(&mut self, ctx: &mut Ctx<Bench>, error: io::Error) {
-        connect_failed(ctx, &self.pattern, self.flow, &error);
-        open_more(ctx, &self.pattern);
-    }
-}
-
-/// This process's user + system CPU time so far.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
 /// Lifts the soft limit on open files to the hard one: 10,000 connections
 /// need more than the usual 1024.
 fn raise_fd_limit() {
@@ -762,66 +493,6 @@ fn raise_fd_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
-}
-
-fn print_report(bench: &Bench, report: &Report) {
-    let plan = &bench.plan;
-    let secs = report.elapsed.as_secs_f64();
-    let per_sec = |x: u64| if secs > 0.0 { x as f64 / secs } else { 0.0 };
-    let msgs_per_sec = per_sec(report.msgs);
-    let mbps = per_sec(report.bytes) / 1e6;
-    let cpu_pct = if secs > 0.0 {
-        report.cpu.as_secs_f64() / secs * 100.0
-    } else {
-        0.0
-    };
-    let h = &bench.hist;
-    let load = match plan.rate {
-        Some(r) => format!("offered {r:.0} msgs/s"),
-        None => "closed loop".to_string(),
-    };
-    eprintln!(
-        "loadgen: {} connections x depth {} x {} B to {}, {load}, {:.2} s measured after {:.2} s warm-up",
-        bench.established,
-        plan.depth,
-        plan.size,
-        plan.addr,
-        secs,
-        plan.warmup.as_secs_f64()
-    );
-    eprintln!(
-        "  messages  {} ({msgs_per_sec:.0}/s), {mbps:.2} MB/s echoed; {} in the whole run",
-        report.msgs, bench.total_msgs
-    );
-    eprintln!(
-        "  latency   p50 {:.1} us, p90 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}, mean {:.1}",
-        h.quantile_us(0.50),
-        h.quantile_us(0.90),
-        h.quantile_us(0.99),
-        h.quantile_us(0.999),
-        h.max_ns as f64 / 1000.0,
-        h.mean_us()
-    );
-    let owed: u64 = bench.flows.iter().map(|f| f.owed).sum();
-    if plan.rate.is_some() && owed > 0 {
-        eprintln!("  backlog   {owed} messages due but not sent (connections at --depth)");
-    }
-    eprintln!("  errors    {}", bench.errors);
-    eprintln!("  loadgen   {cpu_pct:.1} % of one CPU");
-    if cpu_pct > 90.0 {
-        eprintln!("  warning: the load generator was nearly saturated; it may be the bottleneck");
-    }
-    println!(
-        "msgs_per_sec={msgs_per_sec:.0} MBps={mbps:.2} p50_us={:.1} p99_us={:.1} errors={} \
-         loadgen_cpu_pct={cpu_pct:.1} p999_us={:.1} max_us={:.1} total_msgs={} conns={} secs={secs:.2}",
-        h.quantile_us(0.50),
-        h.quantile_us(0.99),
-        bench.errors,
-        h.quantile_us(0.999),
-        h.max_ns as f64 / 1000.0,
-        bench.total_msgs,
-        bench.established,
-    );
 }
 
 fn main() {
@@ -878,6 +549,7 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pattern::matches;
     use sockloop::harness::Harness;
 
     fn plan(depth: u64, size: u64, max_msgs: Option<u64>) -> Plan {
@@ -906,72 +578,6 @@ mod tests {
             pattern: make_pattern(size),
         };
         Harness::with_state(bench, pinger)
-    }
-
-    #[test]
-    fn histogram_buckets_are_ordered_and_tight() {
-        let mut last = 0;
-        for ns in (0..5_000_000u64).step_by(997).chain([u64::MAX / 4]) {
-            let i = Histogram::index(ns);
-            assert!(i >= last, "bucket order at {ns}");
-            last = i;
-            let v = Histogram::value(i);
-            if i + 1 < BUCKETS {
-                let err = (v as f64 - ns as f64).abs() / (ns.max(1) as f64);
-                assert!(err <= 1.0 / 64.0, "{ns} ns reads back as {v}");
-            }
-        }
-    }
-
-    #[test]
-    fn histogram_quantiles() {
-        let mut h = Histogram::new();
-        for us in 1..=1000u64 {
-            h.record(Duration::from_micros(us));
-        }
-        let close = |got: f64, want: f64| (got - want).abs() / want < 0.02;
-        assert!(close(h.quantile_us(0.5), 500.0), "{}", h.quantile_us(0.5));
-        assert!(close(h.quantile_us(0.99), 990.0), "{}", h.quantile_us(0.99));
-        assert_eq!(h.max_ns, 1_000_000);
-        assert!(close(h.mean_us(), 500.5));
-        h.clear();
-        assert_eq!(h.quantile_us(0.99), 0.0);
-    }
-
-    #[test]
-    fn ring_keeps_send_order() {
-        let t0 = Instant::now();
-        let mut r = Ring::new(3, t0);
-        for k in 0..10u64 {
-            r.push(t0 + Duration::from_nanos(k));
-            if k % 2 == 1 {
-                r.pop();
-            }
-            if r.len == 3 {
-                r.pop();
-            }
-        }
-        let mut last = None;
-        while let Some(t) = r.pop() {
-            assert!(last.is_none_or(|l| t > l));
-            last = Some(t);
-        }
-    }
-
-    #[test]
-    fn pattern_check_holds_on_every_split_and_across_the_wrap() {
-        let pattern = make_pattern(100);
-        let seed = PERIOD - 37;
-        let stream: Vec<u8> = (0..300u64)
-            .map(|o| pattern[((seed + o) % PERIOD) as usize])
-            .collect();
-        for split in 0..=stream.len() {
-            assert!(matches(&pattern, seed, 0, &stream[..split]));
-            assert!(matches(&pattern, seed, split as u64, &stream[split..]));
-        }
-        let mut bad = stream.clone();
-        bad[150] ^= 1;
-        assert!(!matches(&pattern, seed, 0, &bad));
     }
 
     /// The first messages go out at once; echoing them back in two pieces,
