@@ -33,9 +33,6 @@ use crate::transport::flag;
 pub struct Ctx<'a, S = ()> {
     core: &'a mut Core<S>,
     token: Token,
-    /// What the callback is reading (`data_received`'s data; empty for other
-    /// callbacks): writes of part of it need not be copied.
-    input: &'a [u8],
 }
 
 /// Another connection (or datagram socket, or pipe), to act on from a
@@ -47,15 +44,15 @@ pub struct Connection<'c, 'a, S> {
 }
 
 impl<'a, S: 'static> Ctx<'a, S> {
-    pub(crate) fn new(core: &'a mut Core<S>, token: Token, input: &'a [u8]) -> Self {
-        Ctx { core, token, input }
+    pub(crate) fn new(core: &'a mut Core<S>, token: Token) -> Self {
+        Ctx { core, token }
     }
 
-    /// The core, this callback's token and what it is reading, for the
-    /// methods other modules add (`src/tls/api.rs`).
+    /// The core and this callback's token, for the methods other modules
+    /// add (`src/tls/api.rs`).
     #[cfg(feature = "tls")]
-    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token, &'a [u8]) {
-        (self.core, self.token, self.input)
+    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token) {
+        (self.core, self.token)
     }
 
     /// The token of the connection (or datagram socket, or pipe) this
@@ -81,12 +78,10 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// Queues `data` for this connection's peer. Writes made during one
     /// callback leave in one system call when it returns; a write of 8 KiB
     /// or more is sent at once (with what was queued before it) instead of
-    /// being copied, so join many large pieces into one write. A callback's
-    /// first write of part of the `data` it is reading (an echo) is not
-    /// copied either: it is sent from there.
+    /// being copied, so join many large pieces into one write.
     #[inline]
     pub fn write(&mut self, data: &[u8]) {
-        self.core.write(self.token, self.token, data, self.input);
+        self.core.write(self.token, self.token, data);
     }
 
     /// Queues `len` bytes of `file`, from byte `offset`, for this
@@ -113,8 +108,7 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// [`Config::max_output`]: crate::Config::max_output
     pub fn send_file(&mut self, file: File, offset: u64, len: u64) -> bool {
         let token = self.token;
-        self.core
-            .send_file(token, token, file, (offset, len), self.input)
+        self.core.send_file(token, token, file, (offset, len))
     }
 
     /// Closes this connection once everything queued is sent (asyncio's
@@ -193,7 +187,7 @@ impl<'a, S: 'static> Ctx<'a, S> {
         tokens.extend(self.core.open_connections().filter(|t| Some(*t) != except));
         let mut sent = 0;
         for &token in &tokens {
-            sent += usize::from(self.core.write(token, self.token, data, self.input));
+            sent += usize::from(self.core.write(token, self.token, data));
         }
         self.core.put_token_list(tokens);
         sent
@@ -422,7 +416,7 @@ impl<S: 'static> Connection<'_, '_, S> {
     /// open, or no longer takes output.
     pub fn write(&mut self, data: &[u8]) -> bool {
         let ctx = &mut *self.ctx;
-        ctx.core.write(self.token, ctx.token, data, ctx.input)
+        ctx.core.write(self.token, ctx.token, data)
     }
 
     /// Queues part of a file for it (see [`Ctx::send_file`]). Returns false
@@ -430,7 +424,7 @@ impl<S: 'static> Connection<'_, '_, S> {
     pub fn send_file(&mut self, file: File, offset: u64, len: u64) -> bool {
         let ctx = &mut *self.ctx;
         ctx.core
-            .send_file(self.token, ctx.token, file, (offset, len), ctx.input)
+            .send_file(self.token, ctx.token, file, (offset, len))
     }
 
     /// Closes it once its queued output is sent (see [`Ctx::close`]).

@@ -254,9 +254,7 @@ impl<S: 'static> Harness<S> {
         let result = self
             .reactor
             .core_mut()
-            .run(self.token, Detached, &[], "harness closure", |_, ctx| {
-                f(ctx)
-            })
+            .run(self.token, Detached, "harness closure", |_, ctx| f(ctx))
             .unwrap_or_else(|| panic!("the closure given to Harness::with_ctx panicked"));
         self.finish_turn();
         result

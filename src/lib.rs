@@ -42,8 +42,8 @@
 //!   until `WouldBlock` (on Linux's epoll, a short read counts too unless a
 //!   hang-up came with it); what a callback writes is sent in
 //!   one `send` when it returns (a write of 8 KiB or more goes out at once,
-//!   together with what was batched before it, rather than being copied;
-//!   echoing the input sends it from where it was read), and only what the
+//!   together with what was batched before it, rather than being copied),
+//!   and only what the
 //!   socket refuses waits for the next writable edge. No `epoll_ctl` on the
 //!   hot path.
 //! - **No allocation per message.** A connection reads into a shared buffer

@@ -282,7 +282,7 @@ impl<S: 'static> Reactor<S> {
         self.core.next_turn();
         let result = self
             .core
-            .run(NO_TOKEN, Detached, &[], "with_ctx closure", |_, ctx| f(ctx));
+            .run(NO_TOKEN, Detached, "with_ctx closure", |_, ctx| f(ctx));
         // A timer set or a source added from outside the loop: a nested
         // reactor's fd must say so.
         self.set_alarm();

@@ -68,15 +68,12 @@ impl<S: 'static, P> Lend<S> for Owned<P> {
 impl<S: 'static> Core<S> {
     /// Runs `f` on `lent` with a context for `token`, then gives `lent`
     /// back, sends the batch and settles (see the module documentation).
-    /// `input` is what the callback reads (`data_received`'s data, else
-    /// empty): writes of part of it are sent from it, uncopied. `what` names
-    /// the callback in the log line of a panic. Returns `None` if it panicked.
+    /// `what` names the callback in the log line of a panic. Returns `None` if it panicked.
     #[inline]
     pub(crate) fn run<L: Lend<S>, R>(
         &mut self,
         token: Token,
         mut lent: L,
-        input: &[u8],
         what: &'static str,
         f: impl FnOnce(&mut L, &mut Ctx<'_, S>) -> R,
     ) -> Option<R> {
@@ -86,7 +83,7 @@ impl<S: 'static> Core<S> {
         }
         self.counters.callbacks += 1;
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            f(&mut lent, &mut Ctx::new(self, token, input))
+            f(&mut lent, &mut Ctx::new(self, token))
         }));
         if cfg!(debug_assertions) {
             self.in_callback = false;
@@ -95,7 +92,7 @@ impl<S: 'static> Core<S> {
         let sent = match self.table.get_mut(token) {
             Some(source) => {
                 lent.give_back(source);
-                match (self.batch.take(input), source.as_stream_mut()) {
+                match (self.batch.take(), source.as_stream_mut()) {
                     (Some((_, bytes)), Some(s)) => {
                         let result = s.transport.send_or_queue(&mut self.pool, bytes);
                         // The output buffer alone: a layered stream's own
@@ -107,7 +104,7 @@ impl<S: 'static> Core<S> {
             }
             None => {
                 // The slot is gone: what was lent, and written, is dropped.
-                self.batch.take(input);
+                self.batch.take();
                 None
             }
         };

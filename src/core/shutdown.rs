@@ -107,13 +107,7 @@ impl<S: 'static> Core<S> {
         let mut posted = Vec::new();
         self.handle.take_posted(&mut posted);
         for f in posted {
-            self.run(
-                super::NO_TOKEN,
-                Detached,
-                &[],
-                "posted closure",
-                |_, ctx| f(ctx),
-            );
+            self.run(super::NO_TOKEN, Detached, "posted closure", |_, ctx| f(ctx));
         }
         if self.handle.shutdown_requested() {
             self.begin_shutdown();

@@ -125,12 +125,10 @@ impl<S: 'static> Core<S> {
     fn fire(&mut self, id: TimerId, what: TimerKind<S>, now: Instant) {
         match what {
             TimerKind::Call(token, f) => {
-                self.run(token, Detached, &[], "timer callback", |_, ctx| f(ctx));
+                self.run(token, Detached, "timer callback", |_, ctx| f(ctx));
             }
             TimerKind::Every(token, mut f) => {
-                self.run(token, Detached, &[], "periodic timer callback", |_, ctx| {
-                    f(ctx)
-                });
+                self.run(token, Detached, "periodic timer callback", |_, ctx| f(ctx));
                 self.timers.restore(id, TimerKind::Every(token, f), now);
             }
             TimerKind::Protocol(token, user_id) => self.protocol_timer(token, user_id),

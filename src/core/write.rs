@@ -31,22 +31,16 @@ const WRITE_THROUGH: usize = 8 * 1024;
 
 impl<S: 'static> Core<S> {
     /// Queues `data` for `token`, on behalf of a callback running for
-    /// `current` and reading `input`. Returns false if there is no such
+    /// `current`. Returns false if there is no such
     /// connection or it no longer takes output.
     #[inline]
-    pub(crate) fn write(
-        &mut self,
-        token: Token,
-        current: Token,
-        data: &[u8],
-        input: &[u8],
-    ) -> bool {
+    pub(crate) fn write(&mut self, token: Token, current: Token, data: &[u8]) -> bool {
         if token == current && !data.is_empty() {
             if data.len() < WRITE_THROUGH && self.batch.is_armed_for(token) {
-                self.batch.push(token, data, input);
+                self.batch.push(token, data);
                 return true;
             }
-            return self.write_own(token, data, input);
+            return self.write_own(token, data);
         }
         self.write_now(token, data)
     }
@@ -55,7 +49,7 @@ impl<S: 'static> Core<S> {
     /// large): with nothing queued it joins the batch, or a large one is
     /// sent through; otherwise it queues behind what is queued.
     #[inline(never)]
-    fn write_own(&mut self, token: Token, data: &[u8], input: &[u8]) -> bool {
+    fn write_own(&mut self, token: Token, data: &[u8]) -> bool {
         if self.batch.is_open() && !self.batch.is_for(token) {
             return self.write_now(token, data);
         }
@@ -64,12 +58,12 @@ impl<S: 'static> Core<S> {
             _ => return self.write_now(token, data),
         }
         if data.len() < WRITE_THROUGH {
-            self.batch.push(token, data, input);
+            self.batch.push(token, data);
             return true;
         }
         // Ordering holds: the batch goes first, and whatever the socket
         // refuses is queued, so later writes queue behind it.
-        let batched: &[u8] = match self.batch.take(input) {
+        let batched: &[u8] = match self.batch.take() {
             Some((owner, bytes)) if owner == token => bytes,
             _ => &[],
         };
@@ -86,8 +80,8 @@ impl<S: 'static> Core<S> {
     /// than when it returns (STARTTLS: what was written before the upgrade
     /// goes out as plaintext).
     #[cfg(feature = "tls")]
-    pub(crate) fn send_batch_now(&mut self, token: Token, input: &[u8]) {
-        let Some((owner, bytes)) = self.batch.take(input) else {
+    pub(crate) fn send_batch_now(&mut self, token: Token) {
+        let Some((owner, bytes)) = self.batch.take() else {
             return;
         };
         if owner != token {
@@ -203,16 +197,15 @@ impl<S: 'static> Core<S> {
 
     /// Queues `len` bytes of `file` from `offset` for `token`, behind
     /// everything written to it so far (the running callback's batch
-    /// included), on behalf of a callback running for `current` and reading
-    /// `input`. Returns false if there is no such connection or it no
-    /// longer takes output. See `sendfile.rs`.
+    /// included), on behalf of a callback running for `current`. Returns
+    /// false if there is no such connection or it no longer takes output.
+    /// See `sendfile.rs`.
     pub(crate) fn send_file(
         &mut self,
         token: Token,
         current: Token,
         file: File,
         (offset, len): (u64, u64),
-        input: &[u8],
     ) -> bool {
         if !self
             .stream(token)
@@ -222,7 +215,7 @@ impl<S: 'static> Core<S> {
         }
         if token == current && self.batch.is_for(token) {
             // What the callback wrote before the file goes before it.
-            let batched: &[u8] = match self.batch.take(input) {
+            let batched: &[u8] = match self.batch.take() {
                 Some((_, bytes)) => bytes,
                 None => &[],
             };

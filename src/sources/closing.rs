@@ -99,7 +99,7 @@ fn lost<S: 'static>(
     protocol: Box<dyn Protocol<S>>,
     reason: Option<io::Error>,
 ) {
-    core.run(token, Owned(protocol), &[], "connection_lost", |p, ctx| {
+    core.run(token, Owned(protocol), "connection_lost", |p, ctx| {
         p.0.connection_lost(ctx, reason)
     });
 }

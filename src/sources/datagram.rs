@@ -222,7 +222,7 @@ fn call<S: 'static>(
     let Some(protocol) = d.protocol.take() else {
         return;
     };
-    core.run(token, protocol, &[], what, |p, ctx| f(&mut **p, ctx));
+    core.run(token, protocol, what, |p, ctx| f(&mut **p, ctx));
 }
 
 /// Sends a datagram from the socket `token`.
@@ -309,7 +309,6 @@ pub(crate) fn close<S: 'static>(core: &mut Core<S>, token: Token) {
             core.run(
                 token,
                 crate::core::Owned(protocol),
-                &[],
                 "datagram connection_lost",
                 |p, ctx| p.0.connection_lost(ctx, None),
             );

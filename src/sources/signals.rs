@@ -72,8 +72,6 @@ pub(super) fn on_event<S: 'static>(core: &mut Core<S>, token: Token) {
             return;
         };
         debug!("signal {signal}");
-        core.run(token, handler, &[], "signal handler", |h, ctx| {
-            h(ctx, signal)
-        });
+        core.run(token, handler, "signal handler", |h, ctx| h(ctx, signal));
     }
 }

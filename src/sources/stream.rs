@@ -186,7 +186,7 @@ pub(crate) fn call<S: 'static>(
     let Some(protocol) = r.stream.lend(token, r.batch) else {
         return;
     };
-    core.run(token, protocol, &[], what, |p, ctx| f(&mut **p, ctx));
+    core.run(token, protocol, what, |p, ctx| f(&mut **p, ctx));
 }
 
 // ----- events -------------------------------------------------------------------
@@ -286,13 +286,9 @@ fn finish_connect<S: 'static>(core: &mut Core<S>, token: Token) {
 pub(crate) fn failed<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
     if let Some(Source::Stream(mut s)) = core.remove(token) {
         if let Some(protocol) = s.protocol.take() {
-            core.run(
-                token,
-                Owned(protocol),
-                &[],
-                "connection_failed",
-                |p, ctx| p.0.connection_failed(ctx, error),
-            );
+            core.run(token, Owned(protocol), "connection_failed", |p, ctx| {
+                p.0.connection_failed(ctx, error)
+            });
         }
     }
     core.settle_all();
@@ -481,7 +477,7 @@ fn deliver_read<S: 'static>(
     };
     let n = data.len();
     let used = core
-        .run(token, protocol, data, "data_received", |p, ctx| {
+        .run(token, protocol, "data_received", |p, ctx| {
             p.data_received(ctx, data)
         })
         .unwrap_or(n);
@@ -501,7 +497,7 @@ fn deliver_buffer<S: 'static>(
     let used = match protocol {
         Some(protocol) => {
             let data = input.as_slice();
-            core.run(token, protocol, data, "data_received", |p, ctx| {
+            core.run(token, protocol, "data_received", |p, ctx| {
                 p.data_received(ctx, data)
             })
         }

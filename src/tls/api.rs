@@ -83,8 +83,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// once the handshake is done; a failed one closes the connection
     /// (`connection_lost` gets the reason).
     pub fn start_tls_server(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
-        let (core, token, input) = self.parts();
-        handshake::start_server(core, token, input, config)
+        let (core, token) = self.parts();
+        handshake::start_server(core, token, config)
     }
 
     /// STARTTLS as the client: as [`Ctx::start_tls_server`], checking that
@@ -95,14 +95,14 @@ impl<'a, S: 'static> Ctx<'a, S> {
         server_name: &str,
         config: Arc<ClientConfig>,
     ) -> io::Result<()> {
-        let (core, token, input) = self.parts();
-        handshake::start_client(core, token, input, server_name, config)
+        let (core, token) = self.parts();
+        handshake::start_client(core, token, server_name, config)
     }
 
     /// What this connection's TLS negotiated (ALPN, version, cipher suite,
     /// the peer's certificates); `None` on a connection without TLS.
     pub fn tls(&mut self) -> Option<TlsInfo<'_>> {
-        let (core, token, _) = self.parts();
+        let (core, token) = self.parts();
         info(core, token)
     }
 }

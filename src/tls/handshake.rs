@@ -86,23 +86,21 @@ pub(crate) fn connected<S: 'static>(core: &mut Core<S>, token: Token) {
 pub(crate) fn start_server<S: 'static>(
     core: &mut Core<S>,
     token: Token,
-    input: &[u8],
     config: Arc<ServerConfig>,
 ) -> io::Result<()> {
     let conn = ServerConnection::new(config).map_err(tls_error)?;
-    upgrade(core, token, input, Connection::Server(conn))
+    upgrade(core, token, Connection::Server(conn))
 }
 
 /// STARTTLS as a client: see [`upgrade`].
 pub(crate) fn start_client<S: 'static>(
     core: &mut Core<S>,
     token: Token,
-    input: &[u8],
     server_name: &str,
     config: Arc<ClientConfig>,
 ) -> io::Result<()> {
     let conn = client(server_name, config)?;
-    upgrade(core, token, input, Connection::Client(conn))
+    upgrade(core, token, Connection::Client(conn))
 }
 
 /// Upgrades an open connection in place, from inside one of its callbacks.
@@ -113,12 +111,7 @@ pub(crate) fn start_client<S: 'static>(
 /// protocol leaves unconsumed, and anything read later — go to TLS, none
 /// lost: the connection is put on the ready list so they are read even if
 /// no new edge comes.
-fn upgrade<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    input: &[u8],
-    conn: Connection,
-) -> io::Result<()> {
+fn upgrade<S: 'static>(core: &mut Core<S>, token: Token, conn: Connection) -> io::Result<()> {
     match core.stream(token) {
         Some(s) if s.transport.has(flag::LAYERED) => {
             return Err(io::Error::other("the connection already speaks TLS"));
@@ -137,7 +130,7 @@ fn upgrade<S: 'static>(
             ));
         }
     }
-    core.send_batch_now(token, input);
+    core.send_batch_now(token);
     let Some(r) = core.reading(token) else {
         return Err(io::ErrorKind::NotConnected.into());
     };
