@@ -12,7 +12,8 @@
 //! stays small and a value's storage grows only as its bytes come in, never
 //! to a length the peer merely claims.
 
-use crate::resp::reply::{Reply, parse_i64};
+use crate::resp::int::parse_i64;
+use crate::resp::reply::Reply;
 
 /// Largest bulk argument (Redis's `proto-max-bulk-len`).
 pub const MAX_BULK: i64 = 512 * 1024 * 1024;
@@ -431,11 +432,17 @@ pub enum Args<'a> {
 }
 
 impl Args<'_> {
+    /// Number of arguments, the command name included.
     pub fn len(&self) -> usize {
         match self {
             Args::Spans(_, spans) => spans.len(),
             Args::Owned(owned) => owned.len(),
         }
+    }
+
+    /// Whether there are none (never, for a parsed command).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Argument `i` (the command name is 0). Panics past `len()`: commands
