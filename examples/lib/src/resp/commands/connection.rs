@@ -134,7 +134,7 @@ pub fn hello(c: &mut Call) {
     }
     let id = c.client().id as i64;
     c.out.map(7);
-    for (field, value) in [("server", "redis"), ("version", REDIS_VERSION)] {
+    for (field, value) in [("server", "resp_server"), ("version", REDIS_VERSION)] {
         c.out.bulk(field.as_bytes());
         c.out.bulk(value.as_bytes());
     }
