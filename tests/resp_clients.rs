@@ -46,7 +46,10 @@ fn redis_cli_talks_to_it() {
         "OK\n6\nhellox\n-1\nERR unknown command 'nosuch', with args beginning with: \n\n"
     );
     // -n picks the database (SELECT), and the databases are apart.
-    assert_eq!(cli(port, &["-n", "1", "set", "a", "in-one"]).unwrap(), "OK\n");
+    assert_eq!(
+        cli(port, &["-n", "1", "set", "a", "in-one"]).unwrap(),
+        "OK\n"
+    );
     assert_eq!(cli(port, &["-n", "1", "get", "a"]).unwrap(), "in-one\n");
     assert_eq!(cli(port, &["get", "a"]).unwrap(), "2\n");
     assert_eq!(cli(port, &["-n", "1", "dbsize"]).unwrap(), "1\n");
@@ -89,11 +92,17 @@ fn redis_cli_info_scan_and_stat_read_what_they_need() {
     ] {
         assert!(info.contains(field), "INFO lacks {field}:\n{info}");
     }
-    assert!(info.lines().any(|l| l.trim_end() == format!("tcp_port:{port}")));
+    assert!(
+        info.lines()
+            .any(|l| l.trim_end() == format!("tcp_port:{port}"))
+    );
     let keyspace = cli(port, &["info", "keyspace"]).unwrap();
     let lines: Vec<&str> = keyspace.lines().map(str::trim_end).collect();
     assert_eq!(lines[0], "# Keyspace");
-    assert!(lines[1].starts_with("db0:keys=1000,expires=1,avg_ttl="), "{keyspace}");
+    assert!(
+        lines[1].starts_with("db0:keys=1000,expires=1,avg_ttl="),
+        "{keyspace}"
+    );
     assert_eq!(lines[2], "db3:keys=1,expires=0,avg_ttl=0");
     // --scan walks every key with SCAN, a pattern filters them.
     let scanned = cli(port, &["--scan"]).unwrap();
@@ -101,11 +110,25 @@ fn redis_cli_info_scan_and_stat_read_what_they_need() {
     let matched = cli(port, &["--scan", "--pattern", "key:99*"]).unwrap();
     let mut matched: Vec<&str> = matched.lines().collect();
     matched.sort();
-    assert_eq!(matched, ["key:99", "key:990", "key:991", "key:992", "key:993", "key:994", "key:995", "key:996", "key:997", "key:998", "key:999"]);
+    assert_eq!(
+        matched,
+        [
+            "key:99", "key:990", "key:991", "key:992", "key:993", "key:994", "key:995", "key:996",
+            "key:997", "key:998", "key:999"
+        ]
+    );
     // --stat prints its table from INFO (line-buffered through stdbuf, as
     // it buffers its output when not on a terminal).
     let child = Command::new("stdbuf")
-        .args(["-oL", "redis-cli", "-p", &port.to_string(), "--stat", "-i", "0.1"])
+        .args([
+            "-oL",
+            "redis-cli",
+            "-p",
+            &port.to_string(),
+            "--stat",
+            "-i",
+            "0.1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn();
@@ -134,10 +157,20 @@ fn redis_cli_hints_and_help_come_from_command_docs() {
     if cli(port, &["ping"]).is_none() {
         return;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/redis_cli_pty.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/redis_cli_pty.py"
+    );
     let Some(screen) = run_tool(
         "python3",
-        &[script, &port.to_string(), "help set", "set ", "lmove ", "client kill "],
+        &[
+            script,
+            &port.to_string(),
+            "help set",
+            "set ",
+            "lmove ",
+            "client kill ",
+        ],
         None,
     ) else {
         return;
@@ -147,12 +180,21 @@ fn redis_cli_hints_and_help_come_from_command_docs() {
         screen.contains("SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
         "{screen}"
     );
-    assert!(screen.contains("summary: Sets the string value of a key"), "{screen}");
+    assert!(
+        screen.contains("summary: Sets the string value of a key"),
+        "{screen}"
+    );
     assert!(screen.contains("group: string"), "{screen}");
     // ...and typing a command shows its arguments as a hint.
     assert!(screen.contains("set key value [NX|XX] [GET]"), "{screen}");
-    assert!(screen.contains("lmove source destination LEFT|RIGHT LEFT|RIGHT"), "{screen}");
-    assert!(screen.contains("client kill ip:port|[ID client-id]"), "{screen}");
+    assert!(
+        screen.contains("lmove source destination LEFT|RIGHT LEFT|RIGHT"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("client kill ip:port|[ID client-id]"),
+        "{screen}"
+    );
 }
 
 #[test]

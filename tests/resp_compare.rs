@@ -228,7 +228,9 @@ fn replies_that_name_the_server_have_redis_shape() {
     let mut theirs = Client::to_port(redis.port);
     let mut mine = Client::new(&ours);
     // HELLO: the same map, field for field (the values name the server).
-    const FIELDS: [&str; 7] = ["server", "version", "proto", "id", "mode", "role", "modules"];
+    const FIELDS: [&str; 7] = [
+        "server", "version", "proto", "id", "mode", "role", "modules",
+    ];
     let fields = |reply: &str| -> Vec<String> {
         let lines: Vec<&str> = reply.split("\r\n").collect();
         lines
@@ -270,8 +272,13 @@ fn replies_that_name_the_server_have_redis_shape() {
             .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string()))
             .collect()
     };
-    for field in ["id", "addr", "laddr", "name", "age", "idle", "flags", "db", "sub", "psub"] {
+    for field in [
+        "id", "addr", "laddr", "name", "age", "idle", "flags", "db", "sub", "psub",
+    ] {
         assert!(fields(&info_a).contains(&field.to_string()));
-        assert!(fields(&info_b).contains(&field.to_string()), "{field} in {info_b}");
+        assert!(
+            fields(&info_b).contains(&field.to_string()),
+            "{field} in {info_b}"
+        );
     }
 }

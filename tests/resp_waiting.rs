@@ -27,7 +27,13 @@ fn blocked_clients_are_served_first_come_first_served_by_a_push() {
     let mut first = Client::new(&server);
     let mut second = Client::new(&server);
     // A pipeline behind the BLPOP waits for it.
-    first.send(&[request(&[b"BLPOP", b"other", b"q", b"0"]), request(&[b"PING"])].concat());
+    first.send(
+        &[
+            request(&[b"BLPOP", b"other", b"q", b"0"]),
+            request(&[b"PING"]),
+        ]
+        .concat(),
+    );
     wait_blocked(&server, 1);
     second.send(&request(&[b"BLPOP", b"q", b"0"]));
     wait_blocked(&server, 2);
@@ -39,7 +45,9 @@ fn blocked_clients_are_served_first_come_first_served_by_a_push() {
     assert_eq!(pusher.cmd("LRANGE q 0 -1"), format!("*1\r\n{}", bulk("c")));
     assert!(pusher.cmd("INFO clients").contains("blocked_clients:0\r\n"));
     // BRPOP and BLMOVE, and a push inside a transaction, served after EXEC.
-    first.send(&request(&[b"BLMOVE", b"src", b"dst", b"LEFT", b"RIGHT", b"0"]));
+    first.send(&request(&[
+        b"BLMOVE", b"src", b"dst", b"LEFT", b"RIGHT", b"0",
+    ]));
     second.send(&request(&[b"BRPOP", b"q2", b"0"]));
     wait_blocked(&server, 2);
     assert_eq!(pusher.cmd("MULTI"), "+OK\r\n");
@@ -48,8 +56,14 @@ fn blocked_clients_are_served_first_come_first_served_by_a_push() {
     assert_eq!(pusher.cmd("EXEC"), "*2\r\n:2\r\n:1\r\n");
     assert_eq!(first.reply(), bulk("x"));
     assert_eq!(second.reply(), format!("*2\r\n{}{}", bulk("q2"), bulk("z")));
-    assert_eq!(pusher.cmd("LRANGE dst 0 -1"), format!("*1\r\n{}", bulk("x")));
-    assert_eq!(pusher.cmd("LRANGE src 0 -1"), format!("*1\r\n{}", bulk("y")));
+    assert_eq!(
+        pusher.cmd("LRANGE dst 0 -1"),
+        format!("*1\r\n{}", bulk("x"))
+    );
+    assert_eq!(
+        pusher.cmd("LRANGE src 0 -1"),
+        format!("*1\r\n{}", bulk("y"))
+    );
 }
 
 #[test]
@@ -57,7 +71,13 @@ fn a_blocked_client_times_out_with_null_and_reads_on() {
     let server = start(&[]);
     let mut c = Client::new(&server);
     let started = Instant::now();
-    c.send(&[request(&[b"BLPOP", b"q", b"0.3"]), request(&[b"ECHO", b"after"])].concat());
+    c.send(
+        &[
+            request(&[b"BLPOP", b"q", b"0.3"]),
+            request(&[b"ECHO", b"after"]),
+        ]
+        .concat(),
+    );
     assert_eq!(c.reply(), "*-1\r\n");
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(250), "{waited:?}");
@@ -87,7 +107,13 @@ fn watch_fails_exec_when_another_client_changes_or_deletes_the_key() {
     let server = start(&[]);
     let mut a = Client::new(&server);
     let mut b = Client::new(&server);
-    for change in ["SET k other", "DEL k", "EXPIRE k 0", "APPEND k x", "FLUSHALL"] {
+    for change in [
+        "SET k other",
+        "DEL k",
+        "EXPIRE k 0",
+        "APPEND k x",
+        "FLUSHALL",
+    ] {
         a.cmd("SET k v");
         assert_eq!(a.cmd("WATCH k"), "+OK\r\n");
         assert!(b.cmd(change).starts_with([':', '+']), "{change}");
@@ -121,7 +147,10 @@ fn client_kill_closes_another_connection_and_setname_shows_in_the_list() {
     let id = victim.cmd("CLIENT ID");
     let id = id.trim_start_matches(':').trim();
     let list = admin.cmd("CLIENT LIST");
-    assert!(list.contains(&format!("id={id} ")) && list.contains("name=victim"), "{list}");
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
     assert_eq!(admin.cmd(&format!("CLIENT KILL ID {id}")), ":1\r\n");
     let mut rest = Vec::new();
     let _ = victim.reader.read_to_end(&mut rest);
@@ -131,7 +160,10 @@ fn client_kill_closes_another_connection_and_setname_shows_in_the_list() {
     let other = Client::new(&server);
     let addr = other.reader.get_ref().local_addr().unwrap().to_string();
     assert_eq!(admin.cmd(&format!("CLIENT KILL {addr}")), "+OK\r\n");
-    assert_eq!(admin.cmd(&format!("CLIENT KILL {addr}")), "-ERR No such client\r\n");
+    assert_eq!(
+        admin.cmd(&format!("CLIENT KILL {addr}")),
+        "-ERR No such client\r\n"
+    );
     assert_eq!(admin.cmd("CLIENT KILL SKIPME no TYPE normal"), ":1\r\n");
     let mut rest = Vec::new();
     let _ = admin.reader.read_to_end(&mut rest);
@@ -165,7 +197,10 @@ fn pubsub_reaches_every_reading_subscriber_and_cuts_off_one_that_never_reads() {
                 for n in 0..MESSAGES {
                     let message = c.reply_bytes();
                     let header = if i == 2 { ">3" } else { "*3" };
-                    assert!(message.starts_with(header.as_bytes()), "reader {i}, message {n}");
+                    assert!(
+                        message.starts_with(header.as_bytes()),
+                        "reader {i}, message {n}"
+                    );
                     assert!(message.len() > want, "reader {i}, message {n}");
                 }
                 MESSAGES
@@ -199,5 +234,8 @@ fn pubsub_reaches_every_reading_subscriber_and_cuts_off_one_that_never_reads() {
             Ok(n) => got += n,
         }
     }
-    assert!(got < MESSAGES * payload.len() / 2, "{got} bytes reached the stalled one");
+    assert!(
+        got < MESSAGES * payload.len() / 2,
+        "{got} bytes reached the stalled one"
+    );
 }

@@ -258,7 +258,10 @@ pub fn redis_py() -> Option<PathBuf> {
 /// Runs one scenario of `tests/fixtures/redis_py_session.py` against
 /// `port`; returns what it printed (it exits non-zero on any failed check).
 pub fn redis_py_scenario(python: &PathBuf, scenario: &str, port: u16) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/redis_py_session.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/redis_py_session.py"
+    );
     let port = port.to_string();
     let output = run_tool_output(
         python.to_str().expect("a UTF-8 path"),

@@ -169,11 +169,21 @@ impl Parser {
 
     /// The command was run: get ready for the next one. Buffers an unusually
     /// big command grew are let go of, so an idle connection stays small.
+    #[inline]
     pub fn done(&mut self) {
-        self.mode = Mode::Multibulk;
+        let mode = std::mem::take(&mut self.mode);
         self.expected = 0;
         self.cursor = 0;
         self.spans.clear();
+        // Only a streamed or inline command, or one with many arguments,
+        // leaves anything else to clear or give back.
+        if mode != Mode::Multibulk || self.spans.capacity() > 64 {
+            self.release();
+        }
+    }
+
+    #[cold]
+    fn release(&mut self) {
         self.owned.clear();
         if self.spans.capacity() > 64 {
             self.spans = Vec::new();

@@ -16,7 +16,7 @@ use crate::resp::commands::connection::{help, subcommand};
 use crate::resp::commands::{Call, Shared};
 use crate::resp::glob;
 use crate::resp::reply::Reply;
-use crate::resp::state::State;
+use crate::resp::state::{PubSubLimits, State};
 
 /// SUBSCRIBE channel [channel ...] and PSUBSCRIBE pattern [pattern ...].
 pub fn subscribe(c: &mut Call, pattern: bool) {
@@ -205,16 +205,7 @@ fn enforce_limits(ctx: &mut Ctx<'_, State>, slot: usize, token: sockloop::Token,
     let Some(client) = state.clients.get_mut(slot) else {
         return;
     };
-    let over = if queued > limits.hard {
-        true
-    } else if queued > limits.soft {
-        let since = *client.over_soft_limit_since.get_or_insert(now);
-        now.duration_since(since) >= limits.soft_for
-    } else {
-        client.over_soft_limit_since = None;
-        false
-    };
-    if over {
+    if over_limits(queued, &mut client.over_soft_limit_since, now, &limits) {
         log::info!(
             "client {} ({}) closed for overcoming the pub/sub output limits ({queued} bytes unread)",
             client.id,
@@ -223,6 +214,25 @@ fn enforce_limits(ctx: &mut Ctx<'_, State>, slot: usize, token: sockloop::Token,
         ctx.connection(token)
             .abort("pub/sub output buffer limit reached");
     }
+}
+
+/// Whether `queued` unread bytes break the limits: over the hard one, or
+/// over the soft one since `since` (kept here) for `limits.soft_for`.
+fn over_limits(
+    queued: usize,
+    since: &mut Option<Instant>,
+    now: Instant,
+    limits: &PubSubLimits,
+) -> bool {
+    if queued > limits.hard {
+        return true;
+    }
+    if queued <= limits.soft {
+        *since = None;
+        return false;
+    }
+    let since = *since.get_or_insert(now);
+    now.duration_since(since) >= limits.soft_for
 }
 
 const PUBSUB_SUBCOMMANDS: &[(&str, i32)] =
@@ -289,5 +299,32 @@ pub fn pubsub(c: &mut Call) {
                 "    Print this help.",
             ],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_subscriber_is_cut_off_over_the_hard_limit_or_long_over_the_soft_one() {
+        let limits = PubSubLimits::default();
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut since = None;
+        assert!(!over_limits(1024, &mut since, at(0), &limits));
+        assert!(over_limits(33 << 20, &mut since, at(0), &limits));
+        // Over 8 MiB: tolerated for 60 s...
+        assert!(!over_limits(9 << 20, &mut since, at(0), &limits));
+        assert!(!over_limits(9 << 20, &mut since, at(59), &limits));
+        assert!(over_limits(9 << 20, &mut since, at(60), &limits));
+        // ...counted from when it last went over.
+        let mut since = None;
+        assert!(!over_limits(9 << 20, &mut since, at(0), &limits));
+        assert!(!over_limits(1 << 20, &mut since, at(30), &limits));
+        assert!(!over_limits(9 << 20, &mut since, at(40), &limits));
+        assert!(!over_limits(9 << 20, &mut since, at(99), &limits));
+        assert!(over_limits(9 << 20, &mut since, at(100), &limits));
     }
 }
