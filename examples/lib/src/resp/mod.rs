@@ -52,6 +52,7 @@ mod int;
 pub mod memory;
 pub mod parser;
 mod reply;
+mod rng;
 mod state;
 mod store;
 mod zset;

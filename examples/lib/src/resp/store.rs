@@ -4,14 +4,13 @@
 //! hang on its keys: WATCH flags and clients blocked in BLPOP.
 
 use std::cell::Cell;
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::time::Instant;
 
 use crate::resp::bytes::Bytes;
 use crate::resp::dict::Dict;
+use crate::resp::rng::Rng;
 use crate::resp::zset::ZSet;
 
 /// What a key holds. The collections are boxed on purpose (one more
@@ -35,6 +34,38 @@ impl Value {
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
             Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The list, if it is one.
+    pub fn as_list(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        match self {
+            Value::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    /// The set, if it is one.
+    pub fn as_set(&mut self) -> Option<&mut Dict<()>> {
+        match self {
+            Value::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    /// The hash, if it is one.
+    pub fn as_hash(&mut self) -> Option<&mut Dict<Bytes>> {
+        match self {
+            Value::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, if it is one.
+    pub fn as_zset(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
         }
     }
 
@@ -82,6 +113,10 @@ impl Entry {
 const SAMPLE: usize = 20;
 const STALE_PERCENT: usize = 25;
 
+/// A key holds another type than the command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
 /// A WATCHing client's flag: set when one of its keys changes.
 pub type WatchFlag = Rc<Cell<bool>>;
 
@@ -93,7 +128,7 @@ pub struct Db {
     volatile: Vec<Bytes>,
     /// Sum of the expiry times of `volatile`'s keys (INFO's `avg_ttl`).
     expire_sum: i128,
-    rng: u64,
+    pub rng: Rng,
     /// WATCHed keys and the flags of the clients watching each.
     watched: HashMap<Bytes, Vec<WatchFlag>>,
     /// Keys clients wait on in BLPOP/BRPOP/BLMOVE, with the waiting
@@ -116,13 +151,11 @@ impl Default for Db {
 
 impl Db {
     pub fn new() -> Db {
-        // A random seed from std's per-process random hasher keys.
-        let seed = RandomState::new().hash_one(0x5eed_u64) | 1;
         Db {
             map: Dict::new(),
             volatile: Vec::new(),
             expire_sum: 0,
-            rng: seed,
+            rng: Rng::new(),
             watched: HashMap::new(),
             blocking: HashMap::new(),
             ready: Vec::new(),
@@ -132,12 +165,9 @@ impl Db {
         }
     }
 
-    /// A xorshift64* step: good enough to pick samples and members.
+    /// A random number (samples, members, seeds).
     pub fn random(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.rng.next()
     }
 
     /// Number of keys (including expired ones no one has touched yet, as
@@ -219,6 +249,31 @@ impl Db {
         }
         self.hits += 1;
         Some(self.map.value_at_mut(at))
+    }
+
+    /// The value under `key` for a reading command, if `pick` accepts its
+    /// type: `Ok(None)` when the key is missing, `Err` when it holds
+    /// another type (`Value::as_set` and friends pick).
+    pub fn read_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        pick: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<Option<&mut T>, WrongType> {
+        match self.read(key, now) {
+            None => Ok(None),
+            Some(entry) => pick(&mut entry.value).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// After a command changed the collection under `key`: an emptied one
+    /// is deleted (as Redis deletes them), and WATCHers are told either way.
+    pub fn changed(&mut self, key: &[u8], emptied: bool) {
+        if emptied {
+            self.remove(key);
+        } else {
+            self.touch(key);
+        }
     }
 
     /// The value of a live key, for commands that only look.
@@ -462,14 +517,8 @@ impl Db {
     pub fn random_key(&mut self, now: i64) -> Option<Bytes> {
         // Bounded, like Redis, in case every key is expired and unreached.
         for _ in 0..100 {
-            let mut rng = self.rng;
-            let at = self.map.random(|| {
-                rng ^= rng >> 12;
-                rng ^= rng << 25;
-                rng ^= rng >> 27;
-                rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
-            })?;
-            self.rng = rng;
+            let rng = &mut self.rng;
+            let at = self.map.random(|| rng.next())?;
             let key = self.map.key_at(at).clone();
             if self.get(&key, now).is_some() {
                 return Some(key);

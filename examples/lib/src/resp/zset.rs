@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 
 use crate::resp::bytes::Bytes;
 use crate::resp::dict::Dict;
+use crate::resp::rng::Rng;
 
 const NIL: u32 = u32::MAX;
 
@@ -40,7 +41,7 @@ pub struct ZSet {
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: u32,
-    rng: u64,
+    rng: Rng,
 }
 
 impl ZSet {
@@ -51,7 +52,7 @@ impl ZSet {
             nodes: Vec::new(),
             free: Vec::new(),
             root: NIL,
-            rng: seed | 1,
+            rng: Rng::from_seed(seed),
         }
     }
 
@@ -274,16 +275,13 @@ impl ZSet {
     }
 
     fn link(&mut self, member: &[u8], score: f64) {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
         let node = Node {
             member: Bytes::new(member),
             score,
             left: NIL,
             right: NIL,
             size: 1,
-            priority: (self.rng >> 32) as u32,
+            priority: (self.rng.next() >> 32) as u32,
         };
         let t = match self.free.pop() {
             Some(t) => {
@@ -323,7 +321,7 @@ impl ZSet {
 
 impl Clone for ZSet {
     fn clone(&self) -> Self {
-        let mut copy = ZSet::new(self.rng);
+        let mut copy = ZSet::new(self.rng.clone().next());
         self.range(0, self.len(), false, |m, s| {
             copy.insert(m, s);
         });

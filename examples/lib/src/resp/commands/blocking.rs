@@ -17,7 +17,7 @@ use sockloop::Ctx;
 
 use crate::resp::bytes::Bytes;
 use crate::resp::client::{Blocked, BlockedOp};
-use crate::resp::commands::lists::{Moved, done_with, end_arg, move_element};
+use crate::resp::commands::lists::{Moved, end_arg, move_element};
 use crate::resp::commands::{Call, Flow, Shared, wrong_type};
 use crate::resp::float::parse_f64;
 use crate::resp::reply::{Reply, SYNTAX, WRONGTYPE};
@@ -66,7 +66,7 @@ pub fn bpop(c: &mut Call, front: bool) {
             continue;
         };
         let empty = list.is_empty();
-        done_with(db, key, empty);
+        db.changed(key, empty);
         c.out.array(2);
         c.out.bulk(key);
         return c.out.bulk(&item);
@@ -157,6 +157,12 @@ fn serve_key(ctx: &mut Ctx<'_, State>, dbi: usize, key: &[u8], now: i64) {
             return;
         };
         let (token, resp3) = (state.clients[slot].token, state.clients[slot].resp3);
+        if !ctx.connection(token).is_open() {
+            // Closing already (killed, or over its output limit): it takes
+            // nothing, and the next in line is served.
+            continue;
+        }
+        let state = ctx.state();
         let mut reply = Reply {
             buf: std::mem::take(&mut state.scratch),
             resp3,
@@ -171,7 +177,7 @@ fn serve_key(ctx: &mut Ctx<'_, State>, dbi: usize, key: &[u8], now: i64) {
                         list.pop_back()
                     };
                     let empty = list.is_empty();
-                    done_with(db, key, empty);
+                    db.changed(key, empty);
                     if let Some(item) = item {
                         reply.array(2);
                         reply.bulk(key);

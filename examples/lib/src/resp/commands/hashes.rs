@@ -3,7 +3,6 @@
 
 use crate::resp::bytes::Bytes;
 use crate::resp::commands::keys::{parse_cursor, scan_options, scan_reply, scan_steps};
-use crate::resp::commands::lists::done_with;
 use crate::resp::commands::{Call, Shared, arity_error, wrong_type};
 use crate::resp::dict::Dict;
 use crate::resp::float::LongDouble;
@@ -15,15 +14,6 @@ use crate::resp::store::{Db, Value};
 /// (a listpack): HSCAN returns it whole.
 const LISTPACK_ENTRIES: usize = 128;
 const LISTPACK_VALUE: usize = 64;
-
-/// The hash under `key`: `Ok(None)` if missing, `Err` if not a hash.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d mut Dict<Bytes>>, ()> {
-    match db.read(key, now).map(|e| &mut e.value) {
-        None => Ok(None),
-        Some(Value::Hash(hash)) => Ok(Some(hash)),
-        Some(_) => Err(()),
-    }
-}
 
 /// The hash under `key`, made if missing; `Err` if not a hash.
 fn lookup_or_create<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<&'d mut Dict<Bytes>, ()> {
@@ -66,23 +56,23 @@ pub fn hset(c: &mut Call) {
 }
 
 pub fn hget(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => match hash.get(c.args.get(2)) {
             Some(value) => c.out.bulk(value),
             None => c.out.null(),
         },
         Ok(None) => c.out.null(),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 /// HGETALL (fields and values, a map), HKEYS, HVALS.
 pub fn hgetall(c: &mut Call, fields: bool, values: bool) {
-    let hash = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let hash = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => hash,
         Ok(None) if fields && values => return c.out.map(0),
         Ok(None) => return c.out.raw(EMPTY_ARRAY),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     if fields && values {
         c.out.map(hash.len());
@@ -99,55 +89,36 @@ pub fn hgetall(c: &mut Call, fields: bool, values: bool) {
     }
 }
 
-pub fn hdel(c: &mut Call) {
-    let key = c.args.get(1);
-    let db = c.ctx.db(c.db);
-    let hash = match lookup(db, key, c.now) {
-        Ok(Some(hash)) => hash,
-        Ok(None) => return c.out.int(0),
-        Err(()) => return wrong_type(c.out),
-    };
-    let mut removed = 0;
-    for i in 2..c.args.len() {
-        removed += i64::from(hash.remove(c.args.get(i)).is_some());
-    }
-    let empty = hash.is_empty();
-    if removed > 0 {
-        done_with(db, key, empty);
-    }
-    c.out.int(removed);
-}
-
 pub fn hexists(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => c.out.int(i64::from(hash.contains_key(c.args.get(2)))),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn hlen(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => c.out.int(hash.len() as i64),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn hstrlen(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => c
             .out
             .int(hash.get(c.args.get(2)).map_or(0, |v| v.len() as i64)),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn hmget(c: &mut Call) {
-    let hash = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let hash = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(hash) => hash,
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     c.out.array(c.args.len() - 2);
     for i in 2..c.args.len() {
@@ -227,10 +198,10 @@ pub fn hscan(c: &mut Call) {
     if parse_cursor(c.args.get(2)).is_none() {
         return c.out.error("ERR invalid cursor");
     }
-    let hash = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let hash = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_hash) {
         Ok(Some(hash)) => hash,
         Ok(None) => return scan_reply(c.out, 0, &[]),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     let Some(options) = scan_options(c.args, c.out, 2, false) else {
         return;

@@ -4,11 +4,11 @@
 use std::collections::VecDeque;
 
 use crate::resp::bytes::Bytes;
-use crate::resp::commands::{Call, Shared, arity_error, int_arg, is, positive, wrong_type};
-use crate::resp::int::parse_i64;
-use crate::resp::reply::{
-    EMPTY_ARRAY, NO_SUCH_KEY, NOT_AN_INTEGER, NOT_POSITIVE, OUT_OF_RANGE, SYNTAX,
+use crate::resp::commands::{
+    Call, Shared, arity_error, count_arg, index_range, int_arg, is, wrong_type,
 };
+use crate::resp::int::parse_i64;
+use crate::resp::reply::{EMPTY_ARRAY, NO_SUCH_KEY, NOT_AN_INTEGER, OUT_OF_RANGE, SYNTAX};
 use crate::resp::store::{Db, Value};
 
 pub fn push(c: &mut Call, front: bool) {
@@ -36,13 +36,8 @@ pub fn pop(c: &mut Call, front: bool) {
     if argc > 3 {
         return arity_error(c.out, if front { "lpop" } else { "rpop" });
     }
-    let count = if argc == 3 {
-        match positive(c.args.get(2)) {
-            Some(n) => Some(n as usize),
-            None => return c.out.error(NOT_POSITIVE),
-        }
-    } else {
-        None
+    let Ok(count) = count_arg(c) else {
+        return;
     };
     let key = c.args.get(1);
     let db = c.ctx.db(c.db);
@@ -81,17 +76,7 @@ pub fn pop(c: &mut Call, front: bool) {
     }
     let empty = list.is_empty();
     if count != Some(0) {
-        done_with(db, key, empty);
-    }
-}
-
-/// After changing the list under `key`: delete it if `empty`, and tell
-/// WATCHers either way.
-pub fn done_with(db: &mut Db, key: &[u8], empty: bool) {
-    if empty {
-        db.remove(key);
-    } else {
-        db.touch(key);
+        db.changed(key, empty);
     }
 }
 
@@ -110,18 +95,12 @@ pub fn lrange(c: &mut Call) {
         Some(Value::List(list)) => list,
         Some(_) => return wrong_type(c.out),
     };
-    let len = list.len() as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let end = if end < 0 { len + end } else { end.min(len - 1) };
-    if start > end || start >= len {
+    let (start, end) = index_range(start, end, list.len());
+    if start == end {
         return c.out.raw(EMPTY_ARRAY);
     }
-    c.out.array((end - start + 1) as usize);
-    for item in list.range(start as usize..=end as usize) {
+    c.out.array(end - start);
+    for item in list.range(start..end) {
         c.out.bulk(item);
     }
 }
@@ -180,21 +159,11 @@ pub fn ltrim(c: &mut Call) {
         Some(Value::List(list)) => list,
         Some(_) => return wrong_type(c.out),
     };
-    let len = list.len() as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let end = if end < 0 { len + end } else { end };
-    if start > end || start >= len {
-        list.clear();
-    } else {
-        list.truncate(end.min(len - 1) as usize + 1);
-        list.drain(..start as usize);
-    }
+    let (start, end) = index_range(start, end, list.len());
+    list.truncate(end);
+    list.drain(..start);
     let empty = list.is_empty();
-    done_with(db, key, empty);
+    db.changed(key, empty);
     c.out.ok();
 }
 
@@ -233,7 +202,7 @@ pub fn lrem(c: &mut Call) {
     }
     let empty = list.is_empty();
     if removed > 0 {
-        done_with(db, key, empty);
+        db.changed(key, empty);
     }
     c.out.int(removed as i64);
 }

@@ -27,10 +27,12 @@ use std::time::Duration;
 use sockloop::Ctx;
 
 use crate::resp::client::Client;
+use crate::resp::dict::Dict;
 use crate::resp::parser::Args;
-use crate::resp::reply::{NOT_AN_INTEGER, QUEUED, Reply, WRONGTYPE};
+use crate::resp::reply::{NOT_AN_INTEGER, NOT_POSITIVE, QUEUED, Reply, WRONGTYPE};
 use crate::resp::state::State;
-use crate::resp::store::Db;
+use crate::resp::store::{Db, Value};
+use crate::resp::zset::ZSet;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +295,7 @@ commands! {
     SMEMBERS "smembers" 2 [READONLY] 1 1 1 sets::smembers;
     SISMEMBER "sismember" 3 [READONLY FAST] 1 1 1 sets::sismember;
     SMISMEMBER "smismember" -3 [READONLY FAST] 1 1 1 sets::smismember;
-    SREM "srem" -3 [WRITE FAST] 1 1 1 sets::srem;
+    SREM "srem" -3 [WRITE FAST] 1 1 1 |c| remove_members(c, Value::as_set, |s, m| s.remove(m).is_some(), Dict::is_empty);
     SCARD "scard" 2 [READONLY FAST] 1 1 1 sets::scard;
     SRANDMEMBER "srandmember" -2 [READONLY] 1 1 1 sets::srandmember;
     SINTER "sinter" -2 [READONLY] 1 -1 1 |c| sets::combine(c, sets::Op::Inter, false);
@@ -310,7 +312,7 @@ commands! {
     HGETALL "hgetall" 2 [READONLY] 1 1 1 |c| hashes::hgetall(c, true, true);
     HKEYS "hkeys" 2 [READONLY] 1 1 1 |c| hashes::hgetall(c, true, false);
     HVALS "hvals" 2 [READONLY] 1 1 1 |c| hashes::hgetall(c, false, true);
-    HDEL "hdel" -3 [WRITE FAST] 1 1 1 hashes::hdel;
+    HDEL "hdel" -3 [WRITE FAST] 1 1 1 |c| remove_members(c, Value::as_hash, |h, f| h.remove(f).is_some(), Dict::is_empty);
     HEXISTS "hexists" 3 [READONLY FAST] 1 1 1 hashes::hexists;
     HLEN "hlen" 2 [READONLY FAST] 1 1 1 hashes::hlen;
     HINCRBY "hincrby" 4 [WRITE DENYOOM FAST] 1 1 1 hashes::hincrby;
@@ -331,7 +333,7 @@ commands! {
     ZSCORE "zscore" 3 [READONLY FAST] 1 1 1 zsets::zscore;
     ZMSCORE "zmscore" -3 [READONLY FAST] 1 1 1 zsets::zmscore;
     ZINCRBY "zincrby" 4 [WRITE DENYOOM FAST] 1 1 1 zsets::zincrby;
-    ZREM "zrem" -3 [WRITE FAST] 1 1 1 zsets::zrem;
+    ZREM "zrem" -3 [WRITE FAST] 1 1 1 |c| remove_members(c, Value::as_zset, |z, m| z.remove(m).is_some(), ZSet::is_empty);
     ZCARD "zcard" 2 [READONLY FAST] 1 1 1 zsets::zcard;
     ZCOUNT "zcount" 4 [READONLY FAST] 1 1 1 |c| zsets::zcount(c, zsets::By::Score);
     ZLEXCOUNT "zlexcount" 4 [READONLY FAST] 1 1 1 |c| zsets::zcount(c, zsets::By::Lex);
@@ -519,9 +521,73 @@ pub fn int_arg(c: &mut Call, i: usize) -> Option<i64> {
     n
 }
 
+/// The positions `start..end` that indexes `first` and `last` (inclusive,
+/// negative ones counted from the end) cover in a sequence of `len`, as
+/// LRANGE, LTRIM and ZRANGE read them: out-of-range ends are clamped,
+/// and an empty range is `0..0`.
+pub fn index_range(first: i64, last: i64, len: usize) -> (usize, usize) {
+    let len = len as i64;
+    let first = if first < 0 {
+        (len + first).max(0)
+    } else {
+        first
+    };
+    let last = if last < 0 {
+        len + last
+    } else {
+        last.min(len - 1)
+    };
+    if first > last || first >= len {
+        return (0, 0);
+    }
+    (first as usize, last as usize + 1)
+}
+
 /// LPOP/SPOP counts: Redis's `getPositiveLongFromObjectOrReply`.
 pub fn positive(arg: &[u8]) -> Option<i64> {
     crate::resp::int::parse_i64(arg).filter(|&n| n >= 0)
+}
+
+/// The optional count (argument 2) of LPOP, SPOP, ZPOPMIN...: `Ok(None)`
+/// without one, `Err` after replying Redis's error for a bad one.
+pub fn count_arg(c: &mut Call) -> Result<Option<usize>, ()> {
+    if c.args.len() < 3 {
+        return Ok(None);
+    }
+    match positive(c.args.get(2)) {
+        Some(n) => Ok(Some(n as usize)),
+        None => {
+            c.out.error(NOT_POSITIVE);
+            Err(())
+        }
+    }
+}
+
+/// SREM, HDEL and ZREM: takes the members named from argument 2 on out of
+/// the collection `pick` finds under argument 1 (`remove` says whether
+/// each was there), replies how many were, deletes an emptied collection.
+pub fn remove_members<T: ?Sized>(
+    c: &mut Call,
+    pick: fn(&mut Value) -> Option<&mut T>,
+    remove: impl Fn(&mut T, &[u8]) -> bool,
+    is_empty: impl Fn(&T) -> bool,
+) {
+    let key = c.args.get(1);
+    let db = c.ctx.db(c.db);
+    let collection = match db.read_as(key, c.now, pick) {
+        Ok(Some(collection)) => collection,
+        Ok(None) => return c.out.int(0),
+        Err(_) => return wrong_type(c.out),
+    };
+    let mut removed = 0;
+    for i in 2..c.args.len() {
+        removed += i64::from(remove(collection, c.args.get(i)));
+    }
+    let emptied = is_empty(collection);
+    if removed > 0 {
+        db.changed(key, emptied);
+    }
+    c.out.int(removed);
 }
 
 /// Replies WRONGTYPE; for `let ... else` arms.

@@ -6,11 +6,12 @@
 
 use crate::resp::bytes::Bytes;
 use crate::resp::commands::keys::{scan_options, scan_reply, scan_steps};
-use crate::resp::commands::{Call, Shared, wrong_type};
+use crate::resp::commands::{Call, Shared, count_arg, wrong_type};
 use crate::resp::dict::Dict;
 use crate::resp::int::parse_i64;
-use crate::resp::reply::{EMPTY_ARRAY, NOT_POSITIVE, Reply, SYNTAX, WRONGTYPE};
-use crate::resp::store::{Db, Value};
+use crate::resp::reply::{EMPTY_ARRAY, Reply, SYNTAX, WRONGTYPE};
+use crate::resp::rng::Rng;
+use crate::resp::store::Value;
 
 /// Redis's `set-max-intset-entries`.
 const INTSET_MAX: usize = 512;
@@ -38,15 +39,6 @@ fn reply_set(out: &mut Reply, set: &Dict<()>) {
     }
 }
 
-/// The set under `key`: `Ok(None)` if missing, `Err` if not a set.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d mut Dict<()>>, ()> {
-    match db.read(key, now).map(|e| &mut e.value) {
-        None => Ok(None),
-        Some(Value::Set(set)) => Ok(Some(set)),
-        Some(_) => Err(()),
-    }
-}
-
 pub fn sadd(c: &mut Call) {
     let key = c.args.get(1);
     let db = c.ctx.db(c.db);
@@ -66,45 +58,26 @@ pub fn sadd(c: &mut Call) {
     c.out.int(added);
 }
 
-pub fn srem(c: &mut Call) {
-    let key = c.args.get(1);
-    let db = c.ctx.db(c.db);
-    let set = match lookup(db, key, c.now) {
-        Ok(Some(set)) => set,
-        Ok(None) => return c.out.int(0),
-        Err(()) => return wrong_type(c.out),
-    };
-    let mut removed = 0;
-    for i in 2..c.args.len() {
-        removed += i64::from(set.remove(c.args.get(i)).is_some());
-    }
-    let empty = set.is_empty();
-    if removed > 0 {
-        crate::resp::commands::lists::done_with(db, key, empty);
-    }
-    c.out.int(removed);
-}
-
 pub fn smembers(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(Some(set)) => reply_set(c.out, set),
         Ok(None) => c.out.set(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn sismember(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(Some(set)) => c.out.int(i64::from(set.contains_key(c.args.get(2)))),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn smismember(c: &mut Call) {
-    let set = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let set = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(set) => set,
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     c.out.array(c.args.len() - 2);
     for i in 2..c.args.len() {
@@ -114,10 +87,10 @@ pub fn smismember(c: &mut Call) {
 }
 
 pub fn scard(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(Some(set)) => c.out.int(set.len() as i64),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
@@ -128,29 +101,19 @@ pub fn spop(c: &mut Call) {
     if argc > 3 {
         return c.out.error(SYNTAX);
     }
-    let count = if argc == 3 {
-        match crate::resp::commands::positive(c.args.get(2)) {
-            Some(n) => Some(n as usize),
-            None => return c.out.error(NOT_POSITIVE),
-        }
-    } else {
-        None
+    let Ok(count) = count_arg(c) else {
+        return;
     };
     let key = c.args.get(1);
     let db = c.ctx.db(c.db);
-    let mut rng = db.random();
-    let set = match lookup(db, key, c.now) {
+    let mut rng = Rng::from_seed(db.random());
+    let set = match db.read_as(key, c.now, Value::as_set) {
         Ok(Some(set)) => set,
         Ok(None) if count.is_some() => return c.out.set(0),
         Ok(None) => return c.out.null(),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = || rng.next();
     match count {
         None => {
             if let Some(at) = set.random(&mut next) {
@@ -174,7 +137,7 @@ pub fn spop(c: &mut Call) {
         }
     }
     let empty = set.is_empty();
-    crate::resp::commands::lists::done_with(db, key, empty);
+    db.changed(key, empty);
 }
 
 /// SRANDMEMBER key [count]: a positive count gives distinct members, a
@@ -198,19 +161,14 @@ pub fn srandmember(c: &mut Call) {
         None
     };
     let db = c.ctx.db(c.db);
-    let mut rng = db.random();
-    let set = match lookup(db, c.args.get(1), c.now) {
+    let mut rng = Rng::from_seed(db.random());
+    let set = match db.read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(Some(set)) => set,
         Ok(None) if count.is_some() => return c.out.raw(EMPTY_ARRAY),
         Ok(None) => return c.out.null(),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = || rng.next();
     match count {
         None => {
             if let Some(at) = set.random(&mut next) {
@@ -224,7 +182,8 @@ pub fn srandmember(c: &mut Call) {
             c.out.array(total);
             let mut done = 0;
             while done < total {
-                let Ok(Some(set)) = lookup(c.ctx.db(c.db), c.args.get(1), c.now) else {
+                let Ok(Some(set)) = c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set)
+                else {
                     return;
                 };
                 let batch = (total - done).min(1024);
@@ -355,7 +314,7 @@ pub fn smove(c: &mut Call) {
         return c.out.int(0);
     }
     let empty = set.is_empty();
-    crate::resp::commands::lists::done_with(db, from, empty);
+    db.changed(from, empty);
     let (entry, _) = db.get_or_insert(to, c.now, || Value::Set(Box::default()));
     if let Value::Set(set) = &mut entry.value {
         set.entry(member, || ());
@@ -368,10 +327,10 @@ pub fn sscan(c: &mut Call) {
     if crate::resp::commands::keys::parse_cursor(c.args.get(2)).is_none() {
         return c.out.error("ERR invalid cursor");
     }
-    let set = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let set = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_set) {
         Ok(Some(set)) => set,
         Ok(None) => return scan_reply(c.out, 0, &[]),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     let Some(options) = scan_options(c.args, c.out, 2, false) else {
         return;

@@ -1,22 +1,12 @@
 //! Sorted set commands, on [`ZSet`]: every range is found by rank in
 //! O(log n), then walked. An emptied sorted set is deleted.
 
-use crate::resp::commands::lists::done_with;
-use crate::resp::commands::{Call, Shared, is, positive, wrong_type};
+use crate::resp::commands::{Call, Shared, count_arg, index_range, is, wrong_type};
 use crate::resp::float::{parse_f64, strtod};
 use crate::resp::int::parse_i64;
-use crate::resp::reply::{EMPTY_ARRAY, NOT_A_FLOAT, NOT_AN_INTEGER, NOT_POSITIVE, Reply, SYNTAX};
-use crate::resp::store::{Db, Value};
+use crate::resp::reply::{EMPTY_ARRAY, NOT_A_FLOAT, NOT_AN_INTEGER, Reply, SYNTAX};
+use crate::resp::store::Value;
 use crate::resp::zset::ZSet;
-
-/// The sorted set under `key`: `Ok(None)` if missing, `Err` if not one.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d mut ZSet>, ()> {
-    match db.read(key, now).map(|e| &mut e.value) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(()),
-    }
-}
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...].
 pub fn zadd(c: &mut Call) {
@@ -89,7 +79,7 @@ pub fn zadd(c: &mut Call) {
                     score += current;
                     if score.is_nan() {
                         let empty = z.is_empty();
-                        done_with(db, key, empty);
+                        db.changed(key, empty);
                         return c.out.error("ERR resulting score is not a number (NaN)");
                     }
                 }
@@ -213,20 +203,8 @@ impl Range {
 
     /// The ranks `start..end` the range covers in `z`.
     fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let len = z.len() as i64;
         match self {
-            Range::Rank(start, end) => {
-                let start = if *start < 0 {
-                    (len + start).max(0)
-                } else {
-                    *start
-                };
-                let end = if *end < 0 { len + end } else { *end };
-                if start > end || start >= len {
-                    return (0, 0);
-                }
-                (start as usize, end.min(len - 1) as usize + 1)
-            }
+            Range::Rank(start, end) => index_range(*start, *end, z.len()),
             Range::Score((min, min_ex), (max, max_ex)) => {
                 if min > max || (min == max && (*min_ex || *max_ex)) {
                     return (0, 0);
@@ -315,10 +293,10 @@ fn range_command(c: &mut Call, fixed_by: Option<By>, fixed_rev: Option<bool>) {
         Ok(range) => range,
         Err(msg) => return c.out.error(msg),
     };
-    let z = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let z = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(Some(z)) => z,
         Ok(None) => return c.out.raw(EMPTY_ARRAY),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     let (mut start, mut end) = range.ranks(z);
     if by == By::Rank && rev {
@@ -372,21 +350,21 @@ pub fn zcount(c: &mut Call, by: By) {
         Ok(range) => range,
         Err(msg) => return c.out.error(msg),
     };
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(Some(z)) => {
             let (start, end) = range.ranks(z);
             c.out.int((end - start) as i64);
         }
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn zrank(c: &mut Call, rev: bool) {
-    let z = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let z = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(Some(z)) => z,
         Ok(None) => return c.out.null(),
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     match z.rank(c.args.get(2)) {
         Some(rank) if rev => c.out.int((z.len() - 1 - rank) as i64),
@@ -396,20 +374,20 @@ pub fn zrank(c: &mut Call, rev: bool) {
 }
 
 pub fn zscore(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(Some(z)) => match z.score(c.args.get(2)) {
             Some(score) => c.out.double(score),
             None => c.out.null(),
         },
         Ok(None) => c.out.null(),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
 pub fn zmscore(c: &mut Call) {
-    let z = match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    let z = match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(z) => z,
-        Err(()) => return wrong_type(c.out),
+        Err(_) => return wrong_type(c.out),
     };
     c.out.array(c.args.len() - 2);
     for i in 2..c.args.len() {
@@ -420,30 +398,11 @@ pub fn zmscore(c: &mut Call) {
     }
 }
 
-pub fn zrem(c: &mut Call) {
-    let key = c.args.get(1);
-    let db = c.ctx.db(c.db);
-    let z = match lookup(db, key, c.now) {
-        Ok(Some(z)) => z,
-        Ok(None) => return c.out.int(0),
-        Err(()) => return wrong_type(c.out),
-    };
-    let mut removed = 0;
-    for i in 2..c.args.len() {
-        removed += i64::from(z.remove(c.args.get(i)).is_some());
-    }
-    let empty = z.is_empty();
-    if removed > 0 {
-        done_with(db, key, empty);
-    }
-    c.out.int(removed);
-}
-
 pub fn zcard(c: &mut Call) {
-    match lookup(c.ctx.db(c.db), c.args.get(1), c.now) {
+    match c.ctx.db(c.db).read_as(c.args.get(1), c.now, Value::as_zset) {
         Ok(Some(z)) => c.out.int(z.len() as i64),
         Ok(None) => c.out.int(0),
-        Err(()) => wrong_type(c.out),
+        Err(_) => wrong_type(c.out),
     }
 }
 
@@ -452,13 +411,8 @@ pub fn zpop(c: &mut Call, highest: bool) {
     if c.args.len() > 3 {
         return c.out.error(SYNTAX);
     }
-    let count = if c.args.len() == 3 {
-        match positive(c.args.get(2)) {
-            Some(n) => Some(n as usize),
-            None => return c.out.error(NOT_POSITIVE),
-        }
-    } else {
-        None
+    let Ok(count) = count_arg(c) else {
+        return;
     };
     let key = c.args.get(1);
     let db = c.ctx.db(c.db);
@@ -484,5 +438,5 @@ pub fn zpop(c: &mut Call, highest: bool) {
         }
     }
     let empty = z.is_empty();
-    done_with(db, key, empty);
+    db.changed(key, empty);
 }
