@@ -257,7 +257,7 @@ pub fn redis_py() -> Option<PathBuf> {
 
 /// Runs one scenario of `tests/fixtures/redis_py_session.py` against
 /// `port`; returns what it printed (it exits non-zero on any failed check).
-pub fn redis_py_scenario(python: &PathBuf, scenario: &str, port: u16) -> String {
+pub fn redis_py_scenario(python: &std::path::Path, scenario: &str, port: u16) -> String {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/redis_py_session.py"

@@ -123,9 +123,10 @@ impl Client {
         !self.resp3 && self.subscriptions() > 0
     }
 
-    /// Its line in CLIENT LIST, as Redis writes one (without the figures
-    /// of the connection's buffers, which the server cannot see).
-    pub fn describe(&self, out: &mut String, now_ms: i64) {
+    /// Its line in CLIENT LIST, as Redis writes one. Of the connection's
+    /// buffers only `omem` (its unsent output, `queued`) is known here: the
+    /// reactor keeps the rest (`qbuf`, `tot-mem`...) to itself.
+    pub fn describe(&self, out: &mut String, now_ms: i64, queued: usize) {
         let text = |b: &Option<Bytes>| {
             b.as_deref()
                 .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -147,7 +148,7 @@ impl Client {
         let _ = writeln!(
             out,
             "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
-             multi={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             multi={} omem={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -159,6 +160,7 @@ impl Client {
             self.channels.len(),
             self.patterns.len(),
             self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
+            queued,
             self.last_command,
             if self.resp3 { 3 } else { 2 },
             text(&self.lib_name),

@@ -175,9 +175,9 @@ impl Parser {
         self.expected = 0;
         self.cursor = 0;
         self.spans.clear();
-        // Only a streamed or inline command, or one with many arguments,
-        // leaves anything else to clear or give back.
-        if mode != Mode::Multibulk || self.spans.capacity() > 64 {
+        // Only a streamed command, or an unusually big one, leaves anything
+        // else to clear or give back.
+        if mode == Mode::Streaming || self.spans.capacity() > 64 || self.arena.capacity() > 4096 {
             self.release();
         }
     }

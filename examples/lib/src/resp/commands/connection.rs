@@ -189,8 +189,8 @@ pub fn client(c: &mut Call) {
         }
         "info" => {
             let mut line = String::new();
-            let now = c.now;
-            c.client().describe(&mut line, now);
+            let (now, queued) = (c.now, c.ctx.queued());
+            c.client().describe(&mut line, now, queued);
             c.out.verbatim(line.as_bytes());
         }
         "list" => list(c),
@@ -297,15 +297,19 @@ fn list(c: &mut Call) {
             return c.out.error(SYNTAX);
         }
     }
-    let now = c.now;
+    let shown: Vec<(usize, sockloop::Token)> = c
+        .ctx
+        .state()
+        .clients
+        .iter()
+        .filter(|(_, cl)| kind.is_none_or(|k| of_type(cl, k)))
+        .filter(|(_, cl)| ids.is_empty() || ids.contains(&cl.id))
+        .map(|(slot, cl)| (slot, cl.token))
+        .collect();
     let mut text = String::new();
-    for (_, client) in &c.ctx.state().clients {
-        if kind.is_some_and(|k| !of_type(client, k))
-            || (!ids.is_empty() && !ids.contains(&client.id))
-        {
-            continue;
-        }
-        client.describe(&mut text, now);
+    for (slot, token) in shown {
+        let queued = c.ctx.connection(token).queued();
+        c.ctx.state().clients[slot].describe(&mut text, c.now, queued);
     }
     c.out.verbatim(text.as_bytes());
 }
