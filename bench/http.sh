@@ -4,6 +4,13 @@
 #
 #   bench/http.sh                 # REPS=3, 5 s each
 #   REPS=1 SECS=2 bench/http.sh
+#   SCENARIO=big bench/http.sh    # a 100 MB file, 4 connections
+#
+# SCENARIO=big serves a 100 MB file of random bytes (made in a scratch
+# directory and read once, so both servers send it from the page cache)
+# to `wrk -t1 -c4`: the rows are throughput (bytes wrk read per second) and
+# the server's CPU time per GB sent. Files that size go out with sendfile
+# in both servers. Writes http-big-DATE.md and http-big-DATE-raw.txt.
 #
 # Servers are pinned to CPU $SERVER_CPU (0), wrk to CPU $LOAD_CPU (1), and
 # they take turns (http_server nginx http_server nginx ...). wrk runs
@@ -28,8 +35,14 @@ REPS=${REPS:-3}
 SECS=${SECS:-5}
 RESULTS=${RESULTS:-$BENCH_DIR/results}
 DATE=${DATE:-$(date +%Y-%m-%d)}
+SCENARIO=${SCENARIO:-small}
 WWW=$ROOT/examples/www
-RAW=$RESULTS/http-$DATE-raw.txt
+ASK=/
+FILE=index.html
+CONNS=100
+# wrk's default; a 100 MB response on a busy machine can take longer.
+TIMEOUT=2s
+NAME=http
 
 need wrk nginx taskset curl
 mkdir -p "$RESULTS"
@@ -42,6 +55,23 @@ cleanup() {
 trap cleanup EXIT
 
 [ -f "$WWW/index.html" ] || die "$WWW/index.html is missing"
+case $SCENARIO in
+    small) ;;
+    big)
+        mkdir -p "$WORK/www"
+        cp "$WWW/index.html" "$WORK/www/"
+        head -c 100000000 /dev/urandom >"$WORK/www/big.bin"
+        cat "$WORK/www/big.bin" >/dev/null
+        WWW=$WORK/www
+        ASK=/big.bin
+        FILE=big.bin
+        CONNS=4
+        TIMEOUT=30s
+        NAME=http-big
+        ;;
+    *) die "SCENARIO is small or big, not $SCENARIO" ;;
+esac
+RAW=$RESULTS/$NAME-$DATE-raw.txt
 
 HTTP_OK=1
 log "building examples/http_server (release)"
@@ -57,26 +87,11 @@ fi
 start_http() {
     case $1 in
         http_server)
-            : >"$WORK/http.out"
-            (cd "$ROOT" && RUST_LOG=warn exec taskset -c "$SERVER_CPU" "$REL/examples/http_server" \
-                --addr 127.0.0.1:0 --root "$WWW" >"$WORK/http.out" 2>>"$WORK/http.err") &
-            SERVER_PID=$!
-            for _ in $(seq 200); do
-                grep -q '^listening on ' "$WORK/http.out" && break
-                kill -0 "$SERVER_PID" 2>/dev/null || return 1
-                sleep 0.05
-            done
-            SERVER_ADDR=$(sed -n 's/^listening on //p' "$WORK/http.out" | head -1)
-            [ -n "$SERVER_ADDR" ] || return 1
+            start_http_server || return 1
             ;;
         nginx)
-            local port
-            port=$(free_port)
-            write_nginx_conf "$port"
-            taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
-                2>>"$WORK/nginx.err" &
-            SERVER_PID=$!
-            SERVER_ADDR=127.0.0.1:$port
+            write_nginx_conf "$(free_port)"
+            start_nginx
             ;;
     esac
     for _ in $(seq 100); do
@@ -87,24 +102,6 @@ start_http() {
     return 1
 }
 
-# Child processes of PID, from the parent field of every /proc/N/stat.
-children_of() {
-    local stat
-    for stat in /proc/[0-9]*/stat; do
-        sed 's/.*) //' "$stat" 2>/dev/null | awk -v p="$1" -v f="$stat" '$2 == p {split(f, a, "/"); print a[3]}'
-    done
-}
-
-# CPU time of a process and its children (nginx's worker), in ns.
-tree_cpu_ns() {
-    local pid=$1 total=0 child
-    total=$(cpu_ns "$pid")
-    for child in $(children_of "$pid"); do
-        total=$((total + $(cpu_ns "$child")))
-    done
-    echo "$total"
-}
-
 SERVERS="http_server nginx"
 [ -n "$HTTP_OK" ] || SERVERS="nginx"
 {
@@ -112,8 +109,8 @@ SERVERS="http_server nginx"
     echo "# machine: nproc=$(nproc) cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) kernel=$(uname -r)"
     echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# nginx: $(nginx -v 2>&1); wrk: $(wrk -v 2>&1 | head -1)"
-    echo "# file: examples/www/index.html, $(stat -c %s "$WWW/index.html") bytes"
-    echo "# command: taskset -c $LOAD_CPU wrk -t1 -c100 -d${SECS}s --latency http://ADDR/"
+    echo "# file: $FILE, $(stat -c %s "$WWW/$FILE") bytes"
+    echo "# command: taskset -c $LOAD_CPU wrk -t1 -c$CONNS -d${SECS}s --timeout $TIMEOUT --latency http://ADDR$ASK"
 } >"$RAW"
 
 for rep in $(seq "$REPS"); do
@@ -126,7 +123,7 @@ for rep in $(seq "$REPS"); do
         fi
         cpu0=$(tree_cpu_ns "$SERVER_PID")
         taskset -c "$LOAD_CPU" timeout -s KILL $((SECS + 30)) \
-            wrk -t1 -c100 -d"${SECS}s" --latency "http://$SERVER_ADDR/" >"$WORK/wrk.out" 2>&1 || true
+            wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout "$TIMEOUT" --latency "http://$SERVER_ADDR$ASK" >"$WORK/wrk.out" 2>&1 || true
         cpu1=$(tree_cpu_ns "$SERVER_PID")
         stop_server
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out")
@@ -134,9 +131,16 @@ for rep in $(seq "$REPS"); do
         p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")
         p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.out")
         errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$WORK/wrk.out")
+        # "N requests in 5.00s, 1.23GB read": every byte wrk read, the
+        # responses still under way at the end included.
+        bytes=$(awk '/requests in/ {
+            v = $(NF - 1); n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+            m = 1; if (u == "KB") m = 1024; if (u == "MB") m = 1024^2
+            if (u == "GB") m = 1024^3; if (u == "TB") m = 1024^4
+            printf "%.0f", n * m }' "$WORK/wrk.out")
         per=0
         [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && per=$(((cpu1 - cpu0) / reqs))
-        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per errors=\"${errs:-none}\""
+        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} bytes=${bytes:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per errors=\"${errs:-none}\""
         echo "$line" >>"$RAW"
         log "$line"
     done
@@ -145,9 +149,9 @@ echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
 [ -n "$HTTP_OK" ] || log "http_server rows skipped (not built or not answering)"
 
 # Medians [min-max] and the ratio http_server / nginx.
-"$PYTHON" - "$RAW" "$RESULTS/http-$DATE.md" <<'EOF'
+"$PYTHON" - "$RAW" "$RESULTS/$NAME-$DATE.md" "$SCENARIO" "$SECS" <<'EOF'
 import statistics, sys
-raw, out = sys.argv[1], sys.argv[2]
+raw, out, scenario, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 meta, runs = [], []
 for line in open(raw):
     if line.startswith("#"):
@@ -156,6 +160,41 @@ for line in open(raw):
         runs.append(dict(w.split("=", 1) for w in line.split() if "=" in w))
 def col(server, key):
     return [float(r[key]) for r in runs if r["server"] == server and r.get(key, "0") not in ("0", "?")]
+if scenario == "big":
+    # Throughput in MB/s (10^6 bytes) and server CPU per GB (10^9 bytes).
+    for r in runs:
+        b = float(r.get("bytes", "0"))
+        r["mbps"] = str(b / secs / 1e6) if b else "0"
+        r["cpu_ms_per_gb"] = str(float(r["server_cpu_ns"]) / b * 1e9 / 1e6) if b else "0"
+    lines = ["# HTTP: a 100 MB file to 4 connections, http_server vs nginx (one worker, sendfile on)", ""]
+    lines += [f"- {m}" for m in meta]
+    lines += ["", "| server | MB/s | server CPU ms/GB | http_server ÷ nginx (MB/s) | http_server ÷ nginx (CPU/GB) |",
+              "|---|---:|---:|---:|---:|"]
+    med = {s: (statistics.median(col(s, "mbps")), statistics.median(col(s, "cpu_ms_per_gb")))
+           for s in ("http_server", "nginx") if col(s, "mbps")}
+    for s in ("http_server", "nginx"):
+        if s not in med:
+            lines.append(f"| {s} | skipped | – | – | – |")
+            continue
+        mb, cpu = col(s, "mbps"), col(s, "cpu_ms_per_gb")
+        r1 = r2 = "–"
+        if s == "http_server" and "nginx" in med:
+            r1, r2 = f"{med[s][0] / med['nginx'][0]:.2f}", f"{med[s][1] / med['nginx'][1]:.2f}"
+        lines.append(f"| {s} | {med[s][0]:,.0f} [{min(mb):,.0f}–{max(mb):,.0f}] | "
+                     f"{med[s][1]:,.1f} [{min(cpu):,.1f}–{max(cpu):,.1f}] | {r1} | {r2} |")
+    # The same ratios taken repetition by repetition (each http_server run
+    # against the nginx run beside it), which cancels the drift of a busy
+    # machine better than a ratio of medians.
+    pairs = [(a, b) for a in runs for b in runs if a["server"] == "http_server"
+             and b["server"] == "nginx" and a["rep"] == b["rep"] and float(a["mbps"]) and float(b["mbps"])]
+    if pairs:
+        for key, label in (("mbps", "MB/s"), ("cpu_ms_per_gb", "CPU/GB")):
+            r = sorted(float(a[key]) / float(b[key]) for a, b in pairs)
+            lines.append(f"\nhttp_server ÷ nginx, {label}, repetition by repetition: median "
+                         f"{statistics.median(r):.2f} [{r[0]:.2f}–{r[-1]:.2f}] over {len(r)}")
+    open(out, "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    sys.exit(0)
 lines = ["# HTTP: sockloop http_server vs nginx (one worker)", ""]
 lines += [f"- {m}" for m in meta]
 lines += ["", "| server | requests/s | server CPU ns/request | http_server ÷ nginx (req/s) | http_server ÷ nginx (CPU/req) |",

@@ -144,6 +144,32 @@ http {
 EOF
 }
 
+# start_http_server [FLAGS...]: examples/http_server (release) serving $WWW
+# on CPU $SERVER_CPU with RUST_LOG=warn (its `access_log off`) and FLAGS;
+# sets SERVER_PID and SERVER_ADDR once it printed its listening line.
+start_http_server() {
+    : >"$WORK/http.out"
+    (cd "$ROOT" && RUST_LOG=warn exec taskset -c "$SERVER_CPU" "$REL/examples/http_server" \
+        --addr 127.0.0.1:0 --root "$WWW" "$@" >"$WORK/http.out" 2>>"$WORK/http.err") &
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        grep -q '^listening on ' "$WORK/http.out" && break
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    SERVER_ADDR=$(sed -n 's/^listening on //p' "$WORK/http.out" | head -1)
+    [ -n "$SERVER_ADDR" ]
+}
+
+# start_nginx: nginx with the config write_nginx_conf wrote, on CPU
+# $SERVER_CPU; sets SERVER_PID and SERVER_ADDR (its listen address).
+start_nginx() {
+    taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
+        2>>"$WORK/nginx.err" &
+    SERVER_PID=$!
+    SERVER_ADDR=$(sed -n 's/^ *listen \([0-9.:]*\).*/\1/p' "$WORK/nginx/nginx.conf" | head -1)
+}
+
 # Release builds of sockloop's echo_server and loadgen, the Rust baselines,
 # and the C server.
 build_all() {
@@ -195,6 +221,24 @@ stop_server() {
 # (/proc/PID/task/*/schedstat: exact, unlike the 10 ms ticks of utime+stime).
 cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
+}
+
+# Child processes of PID, from the parent field of every /proc/N/stat.
+children_of() {
+    local stat
+    for stat in /proc/[0-9]*/stat; do
+        sed 's/.*) //' "$stat" 2>/dev/null | awk -v p="$1" -v f="$stat" '$2 == p {split(f, a, "/"); print a[3]}'
+    done
+}
+
+# CPU time of a process and its children (nginx's worker), in ns.
+tree_cpu_ns() {
+    local pid=$1 total=0 child
+    total=$(cpu_ns "$pid")
+    for child in $(children_of "$pid"); do
+        total=$((total + $(cpu_ns "$child")))
+    done
+    echo "$total"
 }
 
 # utime + stime of a process in clock ticks (/proc/PID/stat fields 14, 15).

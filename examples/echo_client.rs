@@ -5,7 +5,12 @@
 //! ```text
 //! cargo run --example echo_client                          # to echo_server on 8888
 //! cargo run --example echo_client -- --addr 127.0.0.1:8001 # to chat_server
+//! cargo run --example echo_client -- --tls-ca certs/ca.pem  # to echo_server --tls-cert ...
 //! ```
+//!
+//! `--tls-ca PEM` speaks TLS, trusting the CA certificates in PEM (from
+//! `cargo run --example make_cert`) and checking that the server is
+//! `--server-name` (default `localhost`).
 //!
 //! Both stdin and the socket are sources on one reactor, so a message from
 //! the server shows up while you are still typing. Typing `exit`, or the end
@@ -117,15 +122,26 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8888")]
     addr: SocketAddr,
+    /// Speak TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// The name the server's certificate must carry (with --tls-ca).
+    #[arg(long, default_value = "localhost", requires = "tls_ca")]
+    server_name: String,
 }
 
 fn main() {
     let args = Args::parse();
     server::init_client_logging();
     let mut reactor = Reactor::with_state(Client::default()).or_fail("creating the reactor");
-    let server = reactor
-        .connect_tcp(args.addr, ServerConn)
-        .or_fail(&format!("connecting to {}", args.addr));
+    let server = match &args.tls_ca {
+        Some(ca) => {
+            let tls = sockloop_examples::tls::client_config(ca);
+            reactor.connect_tls(args.addr, &args.server_name, tls, ServerConn)
+        }
+        None => reactor.connect_tcp(args.addr, ServerConn),
+    }
+    .or_fail(&format!("connecting to {}", args.addr));
     reactor.shared().server = Some(server);
     reactor.add_stdin(Keyboard).or_fail("reading stdin");
     reactor

@@ -6,7 +6,8 @@
 //! cargo run --release --example loadgen -- --conns 100 --size 64 --depth 1 --secs 5
 //! ```
 //!
-//! `--addr HOST:PORT` names the server (default 127.0.0.1:8888). Each
+//! `--addr HOST:PORT` names the server (default 127.0.0.1:8888);
+//! `--tls-ca PEM` speaks TLS to it, trusting that CA, as `localhost`. Each
 //! connection sends a deterministic byte pattern of its own, pipelining
 //! `--depth` messages; in the default closed loop a message goes out as soon
 //! as one comes back, and with `--rate R` the load is open: R messages per
@@ -54,6 +55,9 @@ struct Args {
     /// Address of the echo server.
     #[arg(long, default_value = "127.0.0.1:8888")]
     addr: SocketAddr,
+    /// Speak TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
     /// Connections to open.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     conns: u64,
@@ -112,6 +116,8 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 #[derive(Clone, Debug)]
 struct Plan {
     addr: SocketAddr,
+    /// TLS, if asked for.
+    tls: Option<std::sync::Arc<sockloop::tls::rustls::ClientConfig>>,
     conns: usize,
     size: u64,
     depth: u64,
@@ -524,7 +530,11 @@ fn open_more(ctx: &mut Ctx<Bench>, pattern: &Rc<[u8]>) {
             flow: i,
             pattern: pattern.clone(),
         };
-        if let Err(e) = ctx.connect_tcp(addr, pinger) {
+        let connected = match bench.plan.tls.clone() {
+            Some(tls) => ctx.connect_tls(addr, "localhost", tls, pinger),
+            None => ctx.connect_tcp(addr, pinger),
+        };
+        if let Err(e) = connected {
             connect_failed(ctx, pattern, i, &e);
         }
     }
@@ -823,6 +833,10 @@ fn main() {
     raise_fd_limit();
     let plan = Plan {
         addr: args.addr,
+        tls: args
+            .tls_ca
+            .as_deref()
+            .map(sockloop_examples::tls::client_config),
         conns: args.conns as usize,
         size: args.size,
         depth: args.depth,
@@ -869,6 +883,7 @@ mod tests {
     fn plan(depth: u64, size: u64, max_msgs: Option<u64>) -> Plan {
         Plan {
             addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            tls: None,
             conns: 1,
             size,
             depth,

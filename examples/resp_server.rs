@@ -10,9 +10,13 @@
 //! `--addr HOST:PORT` picks the address (default 127.0.0.1:6380, port 0 for
 //! any free port); `--max-output BYTES` (default 32 MiB) disconnects a
 //! client whose unread replies pass it; `--maxclients N` (default 10000)
-//! stops accepting while N clients are connected. The first line on stdout
-//! names the address actually bound. Ctrl-C or SIGTERM flush what is queued
-//! and exit 0.
+//! stops accepting while N clients are connected. `--tls-addr HOST:PORT
+//! --tls-cert PEM --tls-key PEM` also serve TLS on a second port, as
+//! Redis's `tls-port` does (`redis-cli --tls --cacert certs/ca.pem -p PORT`;
+//! make the files with `cargo run --example make_cert`). The first line on
+//! stdout names the address actually bound; with a TLS port, the second
+//! line is `listening on <address> (tls)`. Ctrl-C or SIGTERM flush what is
+//! queued and exit 0.
 //!
 //! How it works: `sockloop_examples::resp` (`examples/lib/src/resp/`).
 
@@ -37,6 +41,11 @@ struct Args {
     /// Stop accepting while this many clients are connected.
     #[arg(long, default_value_t = 10_000)]
     maxclients: usize,
+    /// Also serve TLS on this address (needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "HOST:PORT", requires = "tls_cert")]
+    tls_addr: Option<String>,
+    #[command(flatten)]
+    tls: sockloop_examples::tls::ServerFlags,
 }
 
 fn main() {
@@ -48,6 +57,9 @@ fn main() {
         ..Config::default()
     };
     let mut server = server::listen(State::new(), config, &args.addr, Connection::default);
+    if let (Some(addr), Some(tls)) = (&args.tls_addr, args.tls.config(&[])) {
+        server.also_listen_tls(addr, tls, Connection::default);
+    }
     // Active expiry and the ops/s sample.
     server.reactor.call_every(resp::CRON_EVERY, resp::cron);
     server.run();

@@ -48,6 +48,10 @@ pub struct Config {
     pub accept_backoff: Duration,
     /// Capacity of the events buffer handed to each poll.
     pub events_capacity: usize,
+    /// How long a TLS handshake may take (feature `tls`): a peer that has
+    /// not finished it by then is cut off, as a stalled handshake would
+    /// otherwise hold its connection forever.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             accept_backoff: Duration::from_millis(100),
             events_capacity: 1024,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! connection follows one rule: take it with [`Ctx::connection`] and call the
 //! same method there (`ctx.connection(other).write(b"hi")`).
 
+use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
@@ -49,6 +50,13 @@ impl<'a, S: 'static> Ctx<'a, S> {
         Ctx { core, token, input }
     }
 
+    /// The core, this callback's token and what it is reading, for the
+    /// methods other modules add (`src/tls/api.rs`).
+    #[cfg(feature = "tls")]
+    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token, &'a [u8]) {
+        (self.core, self.token, self.input)
+    }
+
     /// The token of the connection (or datagram socket, or pipe) this
     /// callback is about. Stable for the connection's life and never reused
     /// for another connection while any copy of it could still be in use.
@@ -78,6 +86,34 @@ impl<'a, S: 'static> Ctx<'a, S> {
     #[inline]
     pub fn write(&mut self, data: &[u8]) {
         self.core.write(self.token, self.token, data, self.input);
+    }
+
+    /// Queues `len` bytes of `file`, from byte `offset`, for this
+    /// connection's peer, after everything written so far; what is written
+    /// afterwards follows the file (asyncio's `loop.sendfile`). On TCP the
+    /// bytes go from the file to the socket with `sendfile(2)`, never
+    /// through this process's memory; on other streams, or where the kernel
+    /// refuses it, the file is read and written 64 KiB at a time. Either
+    /// way it goes out as the socket takes it, like any queued output.
+    ///
+    /// The file's unsent bytes count in [`Ctx::queued`] and for flow
+    /// control: a file larger than the high watermark brings
+    /// [`Protocol::pause_writing`] at once and `resume_writing` when it has
+    /// nearly gone. They do not count against [`Config::max_output`] (a
+    /// limit on memory, and a file holds none), so a peer that stops reading
+    /// a large file is for the protocol to cut off, by a timer of its own
+    /// started in `pause_writing` that checks [`Ctx::queued`] for progress.
+    ///
+    /// The file is closed once sent, or when the connection closes or is
+    /// aborted before. If it ends before `len` bytes, the connection is
+    /// aborted (`UnexpectedEof`): the peer was promised them. Returns false,
+    /// dropping the file, if the connection no longer takes output.
+    ///
+    /// [`Config::max_output`]: crate::Config::max_output
+    pub fn send_file(&mut self, file: File, offset: u64, len: u64) -> bool {
+        let token = self.token;
+        self.core
+            .send_file(token, token, file, (offset, len), self.input)
     }
 
     /// Closes this connection once everything queued is sent (asyncio's
@@ -110,7 +146,8 @@ impl<'a, S: 'static> Ctx<'a, S> {
         self.core.resume_reading(self.token);
     }
 
-    /// Bytes queued for this connection that the peer has not taken yet.
+    /// Bytes queued for this connection that the peer has not taken yet,
+    /// the unsent part of files queued with [`Ctx::send_file`] included.
     pub fn queued(&self) -> usize {
         self.core.queued(self.token)
     }
@@ -355,6 +392,12 @@ impl<'a, S: 'static> Ctx<'a, S> {
 }
 
 impl<S: 'static> Connection<'_, '_, S> {
+    /// The core and the token this view acts on (see [`Ctx::parts`]).
+    #[cfg(feature = "tls")]
+    pub(crate) fn parts(&mut self) -> (&mut Core<S>, Token) {
+        (self.ctx.core, self.token)
+    }
+
     /// The token this view acts on.
     pub fn token(&self) -> Token {
         self.token
@@ -374,6 +417,14 @@ impl<S: 'static> Connection<'_, '_, S> {
     pub fn write(&mut self, data: &[u8]) -> bool {
         let ctx = &mut *self.ctx;
         ctx.core.write(self.token, ctx.token, data, ctx.input)
+    }
+
+    /// Queues part of a file for it (see [`Ctx::send_file`]). Returns false
+    /// if it is not open, or no longer takes output.
+    pub fn send_file(&mut self, file: File, offset: u64, len: u64) -> bool {
+        let ctx = &mut *self.ctx;
+        ctx.core
+            .send_file(self.token, ctx.token, file, (offset, len), ctx.input)
     }
 
     /// Closes it once its queued output is sent (see [`Ctx::close`]).

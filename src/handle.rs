@@ -8,9 +8,12 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mio::Waker;
-
 use crate::context::Ctx;
+
+#[cfg(not(mio_unsupported_force_poll_poll))]
+pub(crate) use mio::Waker;
+#[cfg(mio_unsupported_force_poll_poll)]
+pub(crate) use self_pipe::Waker;
 
 /// A closure posted to the reactor thread.
 pub(crate) type Posted<S> = Box<dyn FnOnce(&mut Ctx<'_, S>) + Send>;
@@ -37,6 +40,12 @@ impl<S> Inner<S> {
         std::mem::swap(&mut *posted, into);
     }
 
+    /// Wakes the reactor's poller: its fd becomes readable.
+    #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        self.waker.wake()
+    }
+
     pub(crate) fn shutdown_requested(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
@@ -60,6 +69,54 @@ impl<S> Inner<S> {
 pub struct Handle<S = ()> {
     inner: Arc<Inner<S>>,
 }
+
+/// The waker on mio's portable `poll(2)` backend. mio's own waker there
+/// shares one eventfd with the poller's bookkeeping, and a registration
+/// change made by the reactor thread (closing a connection, say) empties
+/// that eventfd, so a wake-up from another thread that lands just before it
+/// is lost, and the reactor sleeps on with a shutdown request pending. This
+/// one is a socket pair of its own, registered like any other source.
+#[cfg(mio_unsupported_force_poll_poll)]
+mod self_pipe {
+    use std::io::{self, Read, Write};
+
+    use mio::net::UnixStream;
+    use mio::{Interest, Registry, Token};
+
+    /// The writing end, held by every handle.
+    pub(crate) struct Waker(UnixStream);
+
+    /// The reading end, registered in the poller under the waker's token.
+    pub(crate) struct WakeReceiver(UnixStream);
+
+    impl Waker {
+        /// A waker and the receiver the reactor keeps, registered as `token`.
+        pub(crate) fn pair(registry: &Registry, token: Token) -> io::Result<(Waker, WakeReceiver)> {
+            let (tx, mut rx) = UnixStream::pair()?;
+            registry.register(&mut rx, token, Interest::READABLE)?;
+            Ok((Waker(tx), WakeReceiver(rx)))
+        }
+
+        pub(crate) fn wake(&self) -> io::Result<()> {
+            match (&self.0).write(&[1]) {
+                // Full: the reactor has many wake-ups to read already.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                other => other.map(drop),
+            }
+        }
+    }
+
+    impl WakeReceiver {
+        /// Reads every pending wake-up, to `WouldBlock` (which re-arms it).
+        pub(crate) fn drain(&mut self) {
+            let mut buf = [0; 64];
+            while matches!((&self.0).read(&mut buf), Ok(1..)) {}
+        }
+    }
+}
+
+#[cfg(mio_unsupported_force_poll_poll)]
+pub(crate) use self_pipe::WakeReceiver;
 
 impl<S> Clone for Handle<S> {
     fn clone(&self) -> Self {

@@ -119,7 +119,7 @@ impl ByteStream for SimStream {
         peer.outbox.extend_from_slice(&second[..b]);
         Io::Done(a + b)
     }
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
     }
     fn peer_addr(&self) -> io::Result<Addr> {

@@ -39,7 +39,8 @@
 //! ## How it behaves
 //! - **Edge-triggered, registered once.** Every stream is registered for
 //!   reading and writing when it is added and never re-registered. Reads go
-//!   until `WouldBlock` (or a short read); what a callback writes is sent in
+//!   until `WouldBlock` (on Linux's epoll, a short read counts too unless a
+//!   hang-up came with it); what a callback writes is sent in
 //!   one `send` when it returns (a write of 8 KiB or more goes out at once,
 //!   together with what was batched before it, rather than being copied;
 //!   echoing the input sends it from where it was read), and only what the
@@ -56,6 +57,9 @@
 //!   connection limit, EMFILE back-off, idle timeouts.
 //! - **Isolated.** A panic in a protocol callback closes only its connection;
 //!   a panic in a timer is logged and the loop goes on.
+//! - **Nestable.** A reactor runs in another event loop through its fd and
+//!   [`Reactor::backend_timeout`] (the rule is there; the guide's chapter
+//!   14 shows it in a bare `poll(2)` loop and in tokio).
 //!
 //! Logging goes through [`log`]: `info` for listen, accept and close, `debug`
 //! for peer errors, and at `trace` one line per poll turn and per event, so
@@ -63,6 +67,8 @@
 #![deny(missing_docs)]
 
 mod addr;
+#[cfg(not(mio_unsupported_force_poll_poll))]
+mod alarm;
 mod batch;
 mod buffer;
 pub mod codec;
@@ -74,9 +80,12 @@ mod handle;
 pub mod harness;
 mod protocol;
 mod reactor;
+mod sendfile;
 mod sources;
 mod sys;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 mod workers;
 

@@ -1,20 +1,26 @@
 //! The reactor: one poller, one events buffer, one slab of sources, and the
 //! loop that turns readiness into protocol callbacks.
 
+#[cfg(not(mio_unsupported_force_poll_poll))]
+use std::cell::OnceCell;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
+#[cfg(not(mio_unsupported_force_poll_poll))]
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{info, trace, warn};
-use mio::{Events, Poll, Token, Waker};
+use mio::{Events, Poll, Token};
 
 use crate::addr::Addr;
+#[cfg(not(mio_unsupported_force_poll_poll))]
+use crate::alarm::Alarm;
 use crate::config::Config;
 use crate::context::Ctx;
-use crate::core::{Core, Detached, NO_TOKEN, WAKER, show};
+use crate::core::{ALARM, Core, Detached, NO_TOKEN, WAKER, show};
 use crate::handle::{self, Handle};
 use crate::protocol::{DatagramProtocol, Protocol};
 use crate::sources::{self, Event};
@@ -53,6 +59,14 @@ pub struct Reactor<S = ()> {
     /// The loop's read buffer: a connection with no leftover input reads
     /// here, so it needs no buffer of its own.
     read_buf: Box<[u8]>,
+    /// Set up when the poller's fd is first handed out (the reactor is being
+    /// nested in another loop): keeps that fd readable while work waits
+    /// that no event announces (`src/alarm.rs`).
+    #[cfg(not(mio_unsupported_force_poll_poll))]
+    alarm: OnceCell<Alarm>,
+    /// The reading end of the waker on mio's `poll(2)` backend (see `src/handle.rs`).
+    #[cfg(mio_unsupported_force_poll_poll)]
+    wake_receiver: handle::WakeReceiver,
 }
 
 /// Size of the loop's read buffer: one read of up to this much per call, and
@@ -75,7 +89,10 @@ impl<S: 'static> Reactor<S> {
     /// A reactor with shared `state` and the given limits.
     pub fn with_config(state: S, config: Config) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        #[cfg(not(mio_unsupported_force_poll_poll))]
+        let waker = handle::Waker::new(poll.registry(), WAKER)?;
+        #[cfg(mio_unsupported_force_poll_poll)]
+        let (waker, wake_receiver) = handle::Waker::pair(poll.registry(), WAKER)?;
         let registry = poll.registry().try_clone()?;
         let events = Events::with_capacity(config.events_capacity.max(1));
         let inner = Arc::new(handle::Inner::new(waker));
@@ -85,6 +102,10 @@ impl<S: 'static> Reactor<S> {
             core: Core::new(registry, state, config, inner),
             ready_spare: Vec::new(),
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
+            #[cfg(not(mio_unsupported_force_poll_poll))]
+            alarm: OnceCell::new(),
+            #[cfg(mio_unsupported_force_poll_poll)]
+            wake_receiver,
         })
     }
 
@@ -249,9 +270,16 @@ impl<S: 'static> Reactor<S> {
     /// # Panics
     /// If `f` panics (after the reactor has put itself back in order).
     pub fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Ctx<'_, S>) -> R) -> R {
-        self.core
-            .run(NO_TOKEN, Detached, &[], "with_ctx closure", |_, ctx| f(ctx))
-            .unwrap_or_else(|| panic!("the closure given to Reactor::with_ctx panicked"))
+        // Outside the loop the clock still shows the last turn's time, which
+        // may be long past: a timer set now must count from now.
+        self.core.next_turn();
+        let result = self
+            .core
+            .run(NO_TOKEN, Detached, &[], "with_ctx closure", |_, ctx| f(ctx));
+        // A timer set or a source added from outside the loop: a nested
+        // reactor's fd must say so.
+        self.set_alarm();
+        result.unwrap_or_else(|| panic!("the closure given to Reactor::with_ctx panicked"))
     }
 
     /// The shared state.
@@ -266,7 +294,9 @@ impl<S: 'static> Reactor<S> {
 
     /// Starts a graceful shutdown from the reactor's own thread.
     pub fn shutdown(&mut self) {
+        self.core.next_turn(); // its deadline counts from now (see `with_ctx`)
         self.core.begin_shutdown();
+        self.set_alarm();
     }
 
     /// Whether a shutdown has completed: `run` has returned or would at once.
@@ -289,7 +319,7 @@ impl<S: 'static> Reactor<S> {
     /// Runs until shut down (socketserver's `serve_forever`).
     pub fn run(&mut self) -> io::Result<()> {
         while !self.core.is_stopped() {
-            self.run_once(None)?;
+            self.turn(None)?;
         }
         info!("reactor stopped");
         Ok(())
@@ -298,7 +328,87 @@ impl<S: 'static> Reactor<S> {
     /// One turn of the loop (socketserver's `handle_request(timeout)`):
     /// wait up to `timeout` (`None`: until something happens) for readiness,
     /// dispatch every event, then service the ready list and due timers.
+    ///
+    /// To drive a reactor from another event loop, call it with a zero
+    /// timeout whenever the reactor's fd is readable or its
+    /// [`backend_timeout`](Reactor::backend_timeout) has passed.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.turn(timeout)?;
+        self.set_alarm();
+        Ok(())
+    }
+
+    /// How long a loop that nests this reactor may wait on the reactor's fd
+    /// before calling [`run_once`](Reactor::run_once) (libuv's
+    /// `uv_backend_timeout`, what a GLib source's `prepare` returns):
+    /// `Some(Duration::ZERO)` when work is waiting now (sources on the ready
+    /// list, or a finished shutdown), the time to the nearest timer,
+    /// or `None` when only an event on the fd can bring work.
+    ///
+    /// # Nesting a reactor in another event loop
+    ///
+    /// The whole rule, after libuv's `uv_backend_fd` / `uv_backend_timeout`:
+    ///
+    /// 1. Watch the reactor's fd ([`AsRawFd`](std::os::fd::AsRawFd)) for
+    ///    readability in your loop. It is the poller's own fd (epoll's,
+    ///    kqueue's), readable whenever a source inside is ready.
+    /// 2. Wait no longer than `backend_timeout()`, asked afresh before every
+    ///    wait (round it *up* to your loop's resolution: rounding down wakes
+    ///    you a little early, to an empty turn).
+    /// 3. When the fd is readable or that time has passed, call
+    ///    `run_once(Some(Duration::ZERO))`, which never blocks.
+    /// 4. Stop when [`is_stopped`](Reactor::is_stopped) says so.
+    ///
+    /// On Linux, rule 2 may be skipped: once its fd has been handed out, the
+    /// reactor also makes that fd readable itself when a timer falls due or
+    /// sources wait on the ready list (a timerfd in its epoll set, set after
+    /// every turn and every call from outside), so a loop that only watches
+    /// the fd (tokio's `AsyncFd`, say) is woken in time. Elsewhere it does
+    /// so for the ready list only (through the waker), and a loop must
+    /// honour the timeout. With mio's portable `poll(2)` backend there is no
+    /// fd at all (`Reactor` does not implement `AsRawFd` there): step the
+    /// reactor with `run_once` and this timeout, or run it on its own thread.
+    ///
+    /// `examples/nest_poll.rs` (a bare `poll(2)` loop) and
+    /// `examples/nest_tokio.rs` (tokio's `AsyncFd`) do it, and the guide's
+    /// chapter on embedding (`sockloop::guide::embedding`) explains it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut reactor = sockloop::Reactor::new()?;
+    /// assert_eq!(reactor.backend_timeout(), None); // nothing to wait for
+    /// reactor.call_later(Duration::from_millis(50), |_| {});
+    /// let timeout = reactor.backend_timeout().expect("a timer is pending");
+    /// assert!(timeout <= Duration::from_millis(50));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn backend_timeout(&mut self) -> Option<Duration> {
+        let deadline = self.core.next_deadline()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sets a nested reactor's alarm for its next deadline (nothing until
+    /// the fd was handed out; see `src/alarm.rs`).
+    #[inline]
+    fn set_alarm(&mut self) {
+        #[cfg(not(mio_unsupported_force_poll_poll))]
+        if let Some(alarm) = self.alarm.get() {
+            // A full events buffer may have left events in the poller, and
+            // an outer loop that is edge-triggered itself (tokio's) would
+            // not hear of them again: ring for another turn at once.
+            let full = self.events.iter().count() >= self.events.capacity();
+            let deadline = if full {
+                Some(Instant::now())
+            } else {
+                self.core.next_deadline()
+            };
+            alarm.arm(deadline);
+        }
+    }
+
+    /// One turn of the loop; what `run` repeats and `run_once` makes.
+    fn turn(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = self.core.poll_timeout(timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -317,9 +427,16 @@ impl<S: 'static> Reactor<S> {
         }
         for event in self.events.iter() {
             let token = event.token();
-            if token == WAKER {
-                trace!("event: waker");
-                self.core.on_wake();
+            // The waker and the alarm: tokens above any slot (one compare).
+            if token >= ALARM {
+                if token == WAKER {
+                    trace!("event: waker");
+                    #[cfg(mio_unsupported_force_poll_poll)]
+                    self.wake_receiver.drain();
+                    self.core.on_wake();
+                } else {
+                    trace!("event: alarm"); // what is due runs at the end of the turn
+                }
                 continue;
             }
             let event = Event::new(
@@ -374,10 +491,24 @@ impl<S: 'static> Reactor<S> {
 }
 
 /// The poller's fd, so a reactor can be nested in another event loop: wait
-/// for this fd to be readable, then call [`Reactor::run_once`] with a zero
-/// timeout.
-impl<S> AsRawFd for Reactor<S> {
+/// for this fd to be readable (and no longer than
+/// [`Reactor::backend_timeout`]), then call [`Reactor::run_once`] with a
+/// zero timeout. The whole rule is on [`Reactor::backend_timeout`].
+///
+/// Handing the fd out marks the reactor as nested: from then on it keeps
+/// the fd readable while work waits that no event announces (on Linux, a
+/// timerfd in its epoll set; elsewhere the waker, for the ready list). The
+/// first call also makes the fd readable at once, so that the outer loop's
+/// first wait runs a turn for whatever was set up before. Not available
+/// with mio's portable `poll(2)` backend, which has no fd to hand out.
+#[cfg(not(mio_unsupported_force_poll_poll))]
+impl<S: 'static> AsRawFd for Reactor<S> {
     fn as_raw_fd(&self) -> RawFd {
+        self.alarm.get_or_init(|| {
+            let alarm = Alarm::new(self.poll.registry(), self.core.handle());
+            alarm.ring_now();
+            alarm
+        });
         self.poll.as_raw_fd()
     }
 }

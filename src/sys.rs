@@ -8,7 +8,7 @@
 //! by mio (registration, accept, connect, close); only these calls bypass it.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// What one call did: bytes moved, the socket is full or drained
 /// (`EAGAIN`), or a real error.
@@ -53,24 +53,23 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> Io {
 }
 
 /// `sendmsg(2)` of two buffers in one call (what was batched, then a large
-/// write), retrying on `EINTR`; `MSG_NOSIGNAL` as for [`send`].
+/// write); see [`sendv`].
 pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
-    let mut iov = [
-        libc::iovec {
-            iov_base: first.as_ptr() as *mut libc::c_void,
-            iov_len: first.len(),
-        },
-        libc::iovec {
-            iov_base: second.as_ptr() as *mut libc::c_void,
-            iov_len: second.len(),
-        },
-    ];
+    sendv(fd, &[io::IoSlice::new(first), io::IoSlice::new(second)])
+}
+
+/// `sendmsg(2)` of any number of buffers in one call (two for
+/// [`send2`]; a TLS layer's records), retrying on `EINTR`; `MSG_NOSIGNAL` as
+/// for [`send`].
+pub(crate) fn sendv(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Io {
     // SAFETY: an all-zero msghdr is valid (no address, no control data).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = iov.len() as _;
+    // IoSlice is ABI-compatible with iovec on Unix (std guarantees it), and
+    // sendmsg only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(1024) as _; // IOV_MAX on Linux
     loop {
-        // SAFETY: `msg` points at two iovecs describing live, readable slices.
+        // SAFETY: `msg` points at iovecs describing live, readable slices.
         let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
         if n >= 0 {
             return Io::Done(n as usize);
@@ -82,12 +81,60 @@ pub(crate) fn send2(fd: RawFd, first: &[u8], second: &[u8]) -> Io {
     }
 }
 
-fn errno() -> i32 {
+/// A mio socket the calls above may bypass mio for.
+pub(crate) trait Socket: AsRawFd {
+    /// mio's `try_io`: runs `f`, and on mio's portable `poll(2)` backend
+    /// re-arms the socket's interest if it returns `WouldBlock`.
+    #[cfg_attr(not(mio_unsupported_force_poll_poll), allow(dead_code))]
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T>;
+}
+
+impl Socket for mio::net::TcpStream {
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        mio::net::TcpStream::try_io(self, f)
+    }
+}
+
+impl Socket for mio::net::UnixStream {
+    fn try_io<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        mio::net::UnixStream::try_io(self, f)
+    }
+}
+
+/// Makes `call` on `socket`'s fd. With epoll or kqueue that is all. mio's
+/// portable `poll(2)` backend, which emulates edge triggering, stops
+/// reporting a socket after an event until an I/O call made through mio
+/// returns `WouldBlock`; there the call goes through `try_io`, which re-arms it.
+#[inline(always)]
+pub(crate) fn on<S: Socket>(socket: &S, call: impl FnOnce(RawFd) -> Io) -> Io {
+    #[cfg(not(mio_unsupported_force_poll_poll))]
+    {
+        call(socket.as_raw_fd())
+    }
+    #[cfg(mio_unsupported_force_poll_poll)]
+    {
+        let mut done = None;
+        let outcome = socket.try_io(|| match call(socket.as_raw_fd()) {
+            Io::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+            other => {
+                done = Some(other);
+                Ok(())
+            }
+        });
+        match (done, outcome) {
+            (Some(io), _) => io,
+            (None, Err(e)) if e.kind() != io::ErrorKind::WouldBlock => Io::Failed(e),
+            (None, _) => Io::WouldBlock,
+        }
+    }
+}
+
+pub(crate) fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 #[cold]
-fn failure(errno: i32) -> Io {
+pub(crate) fn failure(errno: i32) -> Io {
     if errno == libc::EAGAIN || errno == libc::EWOULDBLOCK {
         Io::WouldBlock
     } else {

@@ -9,7 +9,6 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpStream, UnixStream};
@@ -46,8 +45,30 @@ pub(crate) trait ByteStream {
             self.send(first)
         }
     }
-    /// Shuts down the writing side (the peer reads EOF).
-    fn shutdown_write(&self) -> io::Result<()>;
+    /// Shuts down the writing side (the peer reads EOF; a TLS layer sends
+    /// its `close_notify` first).
+    fn shutdown_write(&mut self) -> io::Result<()>;
+    /// A clean close is coming: a TLS layer sends its `close_notify`.
+    fn finish(&mut self) {}
+    /// Output the stream holds and its fd has not taken yet (a TLS layer's
+    /// ciphertext): counted as queued.
+    fn held(&self) -> usize {
+        0
+    }
+    /// Writes what the stream holds; `Done(0)` once nothing is held.
+    fn flush_held(&mut self) -> Io {
+        Io::Done(0)
+    }
+    /// The TLS layer, if this stream is one.
+    #[cfg(feature = "tls")]
+    fn tls(&self) -> Option<&crate::tls::TlsStream> {
+        None
+    }
+    /// The TLS layer, if this stream is one, to drive its handshake.
+    #[cfg(feature = "tls")]
+    fn tls_mut(&mut self) -> Option<&mut crate::tls::TlsStream> {
+        None
+    }
     /// The peer's address, for sockets.
     fn peer_addr(&self) -> io::Result<Addr>;
     /// The local address, for sockets.
@@ -71,15 +92,15 @@ pub(crate) const BOTH: Interest = Interest::READABLE.add(Interest::WRITABLE);
 
 impl ByteStream for UnixStream {
     fn recv(&mut self, buf: &mut [u8]) -> Io {
-        sys::recv(self.as_raw_fd(), buf)
+        sys::on(self, |fd| sys::recv(fd, buf))
     }
     fn send(&mut self, buf: &[u8]) -> Io {
-        sys::send(self.as_raw_fd(), buf)
+        sys::on(self, |fd| sys::send(fd, buf))
     }
     fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
-        sys::send2(self.as_raw_fd(), first, second)
+        sys::on(self, |fd| sys::send2(fd, first, second))
     }
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
     fn peer_addr(&self) -> io::Result<Addr> {
@@ -107,7 +128,7 @@ impl Stream {
     #[inline(always)]
     pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::recv(s.as_raw_fd(), buf),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::recv(fd, buf)),
             Stream::Other(s) => s.recv(buf),
         }
     }
@@ -116,7 +137,7 @@ impl Stream {
     #[inline(always)]
     pub(crate) fn send(&mut self, buf: &[u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::send(s.as_raw_fd(), buf),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::send(fd, buf)),
             Stream::Other(s) => s.send(buf),
         }
     }
@@ -126,7 +147,7 @@ impl Stream {
     /// second system call.
     pub(crate) fn send2(&mut self, first: &[u8], second: &[u8]) -> Io {
         match self {
-            Stream::Tcp(s) => sys::send2(s.as_raw_fd(), first, second),
+            Stream::Tcp(s) => sys::on(s, |fd| sys::send2(fd, first, second)),
             Stream::Other(s) => s.send2(first, second),
         }
     }
@@ -152,10 +173,43 @@ impl Stream {
         }
     }
 
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Other(s) => s.shutdown_write(),
+        }
+    }
+
+    /// A clean close is coming (see [`ByteStream::finish`]).
+    pub(crate) fn finish(&mut self) {
+        if let Stream::Other(s) = self {
+            s.finish();
+        }
+    }
+
+    /// The TLS layer, if this is one.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_stream(&self) -> Option<&crate::tls::TlsStream> {
+        match self {
+            Stream::Other(s) => s.tls(),
+            Stream::Tcp(_) => None,
+        }
+    }
+
+    /// The TLS layer, if this is one, to drive it.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_mut_stream(&mut self) -> Option<&mut crate::tls::TlsStream> {
+        match self {
+            Stream::Other(s) => s.tls_mut(),
+            Stream::Tcp(_) => None,
+        }
+    }
+
+    /// Output a layered stream holds (see [`ByteStream::held`]).
+    pub(crate) fn held(&self) -> usize {
+        match self {
+            Stream::Tcp(_) => 0,
+            Stream::Other(s) => s.held(),
         }
     }
 
@@ -193,43 +247,54 @@ impl Stream {
 /// State flags of a transport, as bits so the struct stays small.
 pub(crate) mod flag {
     /// `connection_made` was called (so `connection_lost` is owed).
-    pub const MADE: u16 = 1 << 0;
+    pub const MADE: u32 = 1 << 0;
     /// An outgoing connect is in progress.
-    pub const CONNECTING: u16 = 1 << 1;
-    /// The peer sent EOF; nothing more to read.
-    pub const EOF: u16 = 1 << 2;
+    pub const CONNECTING: u32 = 1 << 1;
+    /// A file queued with `send_file` is not all sent yet: later output
+    /// queues behind it (see `sendfile.rs`). In the low byte, with the
+    /// other bits `can_send_now` tests, so the test stays one instruction.
+    pub const FILE: u32 = 1 << 2;
     /// The protocol asked to stop reading (`Ctx::pause_reading`).
-    pub const READ_PAUSED: u16 = 1 << 3;
+    pub const READ_PAUSED: u32 = 1 << 3;
     /// Output went over the high watermark; `pause_writing` was called.
-    pub const WRITE_PAUSED: u16 = 1 << 4;
+    pub const WRITE_PAUSED: u32 = 1 << 4;
     /// The last write was refused; wait for a writable edge before writing again.
-    pub const WRITE_BLOCKED: u16 = 1 << 5;
+    pub const WRITE_BLOCKED: u32 = 1 << 5;
     /// Close once the output is flushed.
-    pub const CLOSING: u16 = 1 << 6;
+    pub const CLOSING: u32 = 1 << 6;
     /// Half-close (shutdown of our write side) once the output is flushed.
-    pub const SHUT_WRITE: u16 = 1 << 7;
+    pub const SHUT_WRITE: u32 = 1 << 7;
     /// Our write side is shut down; nothing more can be written.
-    pub const WRITE_DONE: u16 = 1 << 8;
+    pub const WRITE_DONE: u32 = 1 << 8;
     /// Close now; the reason waits in the core's list of doomed connections.
-    pub const ABORT: u16 = 1 << 9;
+    pub const ABORT: u32 = 1 << 9;
     /// Queued for settling.
-    pub const DIRTY: u16 = 1 << 10;
+    pub const DIRTY: u32 = 1 << 10;
     /// The protocol is gone; we only drain what the peer still sends before
     /// closing so that our last bytes are not lost to a reset.
-    pub const LINGERING: u16 = 1 << 11;
+    pub const LINGERING: u32 = 1 << 11;
     /// The fd cannot be polled (a regular file as stdin): always treat it as readable.
-    pub const ALWAYS_READY: u16 = 1 << 12;
+    pub const ALWAYS_READY: u32 = 1 << 12;
     /// Reading was resumed: deliver the unconsumed input again before reading more.
-    pub const REDELIVER: u16 = 1 << 13;
+    pub const REDELIVER: u32 = 1 << 13;
     /// The poller reported the peer's hang-up (EPOLLRDHUP/EPOLLHUP): the next
     /// short read does not mean "drained", the EOF is still to be read.
-    pub const HUP: u16 = 1 << 14;
+    pub const HUP: u32 = 1 << 14;
+    /// The peer sent EOF; nothing more to read.
+    pub const EOF: u32 = 1 << 15;
+    /// The stream is a layer (TLS) that holds output of its own: what it
+    /// holds counts as queued, its connection flushes on every writable
+    /// edge, and its writes never take the armed batch's shortcut.
+    pub const LAYERED: u32 = 1 << 16;
+    /// A TLS handshake is under way: reads drive it, and the protocol hears
+    /// nothing until it is done (`src/tls/handshake.rs`).
+    pub const HANDSHAKING: u32 = 1 << 17;
     /// Any of these: the reactor does not read from the connection now.
-    pub const NOT_READING: u16 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
+    pub const NOT_READING: u32 = EOF | READ_PAUSED | WRITE_PAUSED | CLOSING | ABORT | CONNECTING;
     /// Any of these: no more output may be queued.
-    pub const REFUSES_OUTPUT: u16 = WRITE_DONE | SHUT_WRITE | CLOSING | ABORT | LINGERING;
+    pub const REFUSES_OUTPUT: u32 = WRITE_DONE | SHUT_WRITE | CLOSING | ABORT | LINGERING;
     /// Any of these: a close has begun; the connection no longer counts as open.
-    pub const CLOSED: u16 = CLOSING | ABORT | LINGERING;
+    pub const CLOSED: u32 = CLOSING | ABORT | LINGERING;
 }
 
 /// Rarely used per-connection state, boxed so that connections without it
@@ -247,7 +312,7 @@ pub(crate) struct Transport {
     input: Buffer,
     /// Bytes the socket refused so far.
     output: Buffer,
-    flags: u16,
+    flags: u32,
     /// A network connection, not a pipe (asked of the stream once). Also
     /// where the table's enum finds room for its tag, so that an idle
     /// connection stays at 104 bytes.
@@ -256,7 +321,7 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(stream: Stream, flags: u16) -> Self {
+    pub(crate) fn new(stream: Stream, flags: u32) -> Self {
         let is_socket = stream.is_socket();
         Transport {
             stream,
@@ -276,17 +341,17 @@ impl Transport {
     }
 
     #[inline(always)]
-    pub(crate) fn has(&self, bits: u16) -> bool {
+    pub(crate) fn has(&self, bits: u32) -> bool {
         self.flags & bits != 0
     }
 
     #[inline(always)]
-    pub(crate) fn set(&mut self, bits: u16) {
+    pub(crate) fn set(&mut self, bits: u32) {
         self.flags |= bits;
     }
 
     #[inline(always)]
-    pub(crate) fn clear(&mut self, bits: u16) {
+    pub(crate) fn clear(&mut self, bits: u32) {
         self.flags &= !bits;
     }
 
@@ -301,14 +366,28 @@ impl Transport {
     }
 
     /// Whether a write may go to the socket at once: nothing queued ahead of
-    /// it, connected, and the socket not known to be full.
+    /// it (bytes or a file), connected, and the socket not known to be full.
     #[inline(always)]
     pub(crate) fn can_send_now(&self) -> bool {
-        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING)
+        self.output.is_empty() && !self.has(flag::WRITE_BLOCKED | flag::CONNECTING | flag::FILE)
     }
 
-    /// Bytes queued and not yet taken by the socket.
+    /// Bytes in the output buffer, not yet taken by the socket, and what a
+    /// layered stream (TLS) holds. (Files queued with `send_file` are
+    /// counted apart: `Core::unsent`.)
+    #[inline]
     pub(crate) fn queued(&self) -> usize {
+        if self.has(flag::LAYERED) {
+            self.output.len() + self.stream.held()
+        } else {
+            self.output.len()
+        }
+    }
+
+    /// Bytes in the output buffer alone: what the hot path asks, where a
+    /// layered stream is told apart by its flag.
+    #[inline(always)]
+    pub(crate) fn output_len(&self) -> usize {
         self.output.len()
     }
 
@@ -361,6 +440,16 @@ impl Transport {
     pub(crate) fn drop_input(&mut self, pool: &mut Pool) {
         self.input.consume(usize::MAX);
         self.input.release(pool);
+    }
+
+    /// Takes the queued output out (STARTTLS: plaintext still owed to the
+    /// peer ahead of the first TLS record).
+    #[cfg(feature = "tls")]
+    pub(crate) fn take_output(&mut self, pool: &mut Pool) -> Vec<u8> {
+        let bytes = self.output.as_slice().to_vec();
+        self.output.consume(usize::MAX);
+        self.output.release(pool);
+        bytes
     }
 
     /// Gives the output buffer's storage back once it is empty.
@@ -443,18 +532,44 @@ impl Transport {
 
     /// Writes queued output until it is gone or the socket refuses.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        while !self.output.is_empty() {
-            match self.stream.send(self.output.as_slice()) {
+        self.flush_front(usize::MAX).map(drop)
+    }
+
+    /// Writes the first `limit` bytes of queued output (those ahead of a
+    /// queued file) until they are gone or the socket refuses; returns how
+    /// many went out. What a layered stream holds goes first (it is ahead
+    /// of everything in the buffer).
+    pub(crate) fn flush_front(&mut self, limit: usize) -> io::Result<usize> {
+        if self.has(flag::LAYERED) {
+            if let Stream::Other(s) = &mut self.stream {
+                match s.flush_held() {
+                    Io::Done(_) => {}
+                    Io::WouldBlock => {
+                        self.set(flag::WRITE_BLOCKED);
+                        return Ok(0);
+                    }
+                    Io::Failed(e) => return Err(e),
+                }
+            }
+        }
+        let mut sent = 0;
+        while sent < limit && !self.output.is_empty() {
+            let front = self.output.as_slice();
+            let front = &front[..front.len().min(limit - sent)];
+            match self.stream.send(front) {
                 Io::Done(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Io::Done(n) => self.output.consume(n),
+                Io::Done(n) => {
+                    self.output.consume(n);
+                    sent += n;
+                }
                 Io::WouldBlock => {
                     self.set(flag::WRITE_BLOCKED);
-                    return Ok(());
+                    break;
                 }
                 Io::Failed(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 

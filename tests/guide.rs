@@ -475,32 +475,108 @@ fn every_picture_and_link_is_there() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let svg = fs::read_to_string(&path).expect("readable picture");
         assert!(used.contains(&name), "img/{name} is shown by no chapter");
-        // src/guide.rs pastes the pictures into rustdoc as raw HTML, which
-        // must start with a whole tag on its own line and may not contain a
-        // blank line (Markdown would end the HTML block there).
-        let first = svg.lines().next().unwrap_or("");
-        assert!(
-            first.starts_with("<svg ") && first.ends_with('>'),
-            "img/{name}: the first line should be the whole <svg ...> tag"
-        );
+        assert!(svg.starts_with("<svg "), "img/{name} is not an SVG file");
         assert!(svg.trim_end().ends_with("</svg>"), "img/{name}: no </svg>");
-        assert!(
-            !svg.lines().any(|l| l.trim().is_empty()),
-            "img/{name} has a blank line"
-        );
-        assert!(
-            guide_rs.contains(&format!("docs/guide/img/{name}")),
-            "src/guide.rs does not show img/{name}"
-        );
     }
     for (file, _) in markdown_files() {
         if file != "README.md" {
             assert!(
-                guide_rs.contains(&format!("docs/guide/{file}")),
+                guide_rs.contains(&format!("chapter!(\"{file}\")")),
                 "src/guide.rs does not include {file}"
             );
         }
     }
+}
+
+/// The chapters as the crate docs show them (build.rs): every diagram a
+/// chapter points to is in the text itself, where the chapter shows it, as
+/// a `data:` URL of that very file; nothing else changed.
+#[test]
+fn the_crate_docs_show_every_diagram_where_the_text_does() {
+    let built = Path::new(env!("OUT_DIR")).join("guide");
+    for (file, text) in markdown_files() {
+        if file == "README.md" {
+            continue; // the forge's index, not a chapter of the crate docs
+        }
+        let shown = fs::read_to_string(built.join(&file)).expect("build.rs wrote the chapter");
+        assert!(
+            !shown.contains("](img/"),
+            "{file}: an image left pointing at img/ in the crate docs"
+        );
+        let mut expected = text.clone();
+        while let Some(at) = expected.find("](img/") {
+            let end = at + expected[at..].find(')').expect("a closing parenthesis");
+            let target = &expected[at + 2..end];
+            let svg = fs::read(guide_dir().join(target)).expect("the picture");
+            let url = format!("data:image/svg+xml;base64,{}", base64(&svg));
+            expected.replace_range(at + 2..end, &url);
+        }
+        assert!(shown == expected, "{file}: the crate docs' text differs");
+    }
+}
+
+/// Standard base64 (a second, independent implementation of build.rs's).
+fn base64(bytes: &[u8]) -> String {
+    let alphabet: Vec<char> = ('A'..='Z')
+        .chain('a'..='z')
+        .chain('0'..='9')
+        .chain(['+', '/'])
+        .collect();
+    let bits: String = bytes.iter().map(|b| format!("{b:08b}")).collect();
+    let mut out: String = bits
+        .as_bytes()
+        .chunks(6)
+        .map(|six| {
+            let six = format!("{:0<6}", String::from_utf8_lossy(six));
+            alphabet[usize::from_str_radix(&six, 2).unwrap()]
+        })
+        .collect();
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+/// A `rust,ignore` block that starts with `// examples/NAME.rs` is an
+/// excerpt of that file: its lines are there, in order, `// ...` standing
+/// for what the excerpt leaves out.
+#[test]
+fn every_excerpt_is_in_the_file_it_names() {
+    let mut excerpts = 0;
+    for (chapter, text) in markdown_files() {
+        for block in fenced_blocks(&text) {
+            if block.info != "rust,ignore" {
+                continue;
+            }
+            let path = block
+                .lines
+                .first()
+                .and_then(|l| l.strip_prefix("// "))
+                .filter(|p| p.starts_with("examples/"))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{chapter}:{}: an ignored block must name its file",
+                        block.line
+                    )
+                });
+            let source = fs::read_to_string(repo().join(path))
+                .unwrap_or_else(|e| panic!("{chapter}: {path}: {e}"));
+            let mut lines = source.lines().map(str::trim);
+            for line in &block.lines[1..] {
+                let line = line.trim();
+                if line == "// ..." {
+                    continue;
+                }
+                assert!(
+                    lines.any(|l| l == line),
+                    "{chapter}:{}: `{line}` is not in {path} (in this order)",
+                    block.line
+                );
+            }
+            excerpts += 1;
+        }
+    }
+    assert!(excerpts >= 2, "chapter 14 shows both nesting loops");
 }
 
 // ----- the examples of chapters 1 and 2, as real processes ------------------

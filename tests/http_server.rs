@@ -3,143 +3,16 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use util::{Server, read_exact, read_line, send, wait_until};
-
-/// A site to serve in a scratch directory: `root/` with a few files, and a
-/// `secret.txt` beside it that must never be served.
-struct Site {
-    dir: PathBuf,
-}
-
-const INDEX: &str = "<!DOCTYPE html><title>test</title><p>home</p>\n";
-const STYLE: &str = "body { color: #333; }\n";
-const SUB_INDEX: &str = "<p>sub</p>\n";
-
-impl Site {
-    fn new(name: &str) -> Site {
-        let dir = std::env::temp_dir().join(format!("sockloop-http-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("root/sub")).unwrap();
-        std::fs::write(dir.join("root/index.html"), INDEX).unwrap();
-        std::fs::write(dir.join("root/style.css"), STYLE).unwrap();
-        std::fs::write(dir.join("root/data.json"), "{}").unwrap();
-        std::fs::write(dir.join("root/blob.xyz"), "?").unwrap();
-        std::fs::write(dir.join("root/sub/index.html"), SUB_INDEX).unwrap();
-        std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
-        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/leak.txt")).unwrap();
-        Site { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.join("root")
-    }
-
-    fn start(&self, extra: &[&str]) -> Server {
-        let root = self.root();
-        let mut args = vec!["--addr", "127.0.0.1:0", "--root", root.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        Server::start("http_server", &args)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// One response as the client read it.
-struct Response {
-    status: u16,
-    /// Header names lower-cased, in order.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Reads a status line and headers.
-fn read_head(stream: &mut impl Read) -> (u16, Vec<(String, String)>) {
-    let status_line = read_line(stream);
-    let mut words = status_line.trim_end_matches('\r').split(' ');
-    assert_eq!(
-        words.next(),
-        Some("HTTP/1.1"),
-        "status line {status_line:?}"
-    );
-    let status = words
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(stream);
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            return (status, headers);
-        }
-        let (name, value) = line.split_once(':').expect("a header line");
-        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-    }
-}
-
-/// Reads one response; a response to HEAD (or a 304) has no body whatever
-/// its Content-Length says.
-fn read_response(stream: &mut impl Read, to_head: bool) -> Response {
-    let (status, headers) = read_head(stream);
-    let mut response = Response {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if !to_head && status != 304 {
-        let len = response
-            .header("content-length")
-            .expect("Content-Length")
-            .parse()
-            .expect("a numeric Content-Length");
-        response.body = read_exact(stream, len);
-    }
-    response
-}
-
-fn get(target: &str) -> String {
-    format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n")
-}
-
-/// Sends `raw` on a new connection and reads one response.
-fn exchange(server: &Server, raw: &str) -> (Response, TcpStream) {
-    let mut stream = server.connect();
-    send(&mut stream, raw.as_bytes());
-    let response = read_response(&mut stream, raw.starts_with("HEAD "));
-    (response, stream)
-}
-
-/// Whether the server closed the connection: EOF, with nothing more sent.
-fn closed_quietly(stream: &mut TcpStream) -> bool {
-    let mut rest = Vec::new();
-    match stream.read_to_end(&mut rest) {
-        Ok(_) => rest.is_empty(),
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    }
-}
+use util::http::{
+    INDEX, Response, STYLE, SUB_INDEX, Site, closed_quietly, exchange, get, read_head,
+    read_response,
+};
+use util::{Server, send, wait_until};
 
 #[test]
 fn get_root_serves_index_html() {
@@ -170,7 +43,10 @@ fn content_type_follows_the_extension() {
     for (target, body, content_type) in [
         ("/style.css", STYLE, "text/css; charset=utf-8"),
         ("/data.json", "{}", "application/json"),
-        ("/blob.xyz", "?", "application/octet-stream"),
+        ("/blob.unknownextension", "?", "application/octet-stream"),
+        ("/movie.mp4", "", "video/mp4"),
+        ("/paper.pdf", "", "application/pdf"),
+        ("/src.tar.gz", "", "application/gzip"),
         ("/sub/", SUB_INDEX, "text/html; charset=utf-8"),
     ] {
         let (r, _) = exchange(&server, &get(target));
@@ -612,12 +488,88 @@ fn traversal_attempts_are_404() {
         "/index.html%00",
         "/%00/../secret.txt",
         "/leak.txt",
+        "/sub/%2e%2e/%2e%2e/secret.txt",
+        "/./../secret.txt",
+        "/sub/./../..//secret.txt",
+        "/sub/..%2f..%2fsecret.txt",
+        "http://test/sub/../../secret.txt",
     ] {
         send(&mut stream, get(target).as_bytes());
         let r = read_response(&mut stream, false);
         assert_eq!(r.status, 404, "{target}");
         assert!(!r.text().contains("top secret"), "{target}");
     }
+}
+
+/// RFC 3986 section 5.2.4: dot-segments are removed before the root check,
+/// so a path that stays inside the root is served as nginx serves it; a
+/// file asked for as a directory is not.
+#[test]
+fn dot_segments_inside_the_root_are_served_and_a_file_is_no_directory() {
+    let site = Site::new("dots");
+    let server = site.start(&[]);
+    let mut stream = server.connect();
+    for target in [
+        "/sub/../style.css",
+        "/sub/%2e%2e/style.css",
+        "/sub/./../sub/../style.css",
+        "/./style.css",
+        "//sub//..//style.css",
+    ] {
+        send(&mut stream, get(target).as_bytes());
+        let r = read_response(&mut stream, false);
+        assert_eq!((r.status, r.text().as_str()), (200, STYLE), "{target}");
+    }
+    for (target, status) in [
+        ("/style.css/", 404),
+        ("/sub/index.html/", 404),
+        ("/sub/..", 200),
+    ] {
+        send(&mut stream, get(target).as_bytes());
+        let r = read_response(&mut stream, false);
+        assert_eq!(r.status, status, "{target}");
+    }
+    send(&mut stream, get("/x/../sub").as_bytes());
+    let r = read_response(&mut stream, false);
+    assert_eq!((r.status, r.header("location")), (301, Some("/sub/")));
+}
+
+/// A `.env` or `.git` left in a web root is not served, by any spelling or
+/// through a symlink, unless `--dotfiles` says so; `/.well-known/` is.
+#[test]
+fn dotfiles_are_refused_unless_asked_for() {
+    let site = Site::new("dotfiles");
+    let root = site.root();
+    std::fs::write(root.join(".env"), "PASSWORD=hunter2").unwrap();
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::fs::write(root.join(".git/config"), "[remote]").unwrap();
+    std::fs::create_dir(root.join(".well-known")).unwrap();
+    std::fs::write(root.join(".well-known/security.txt"), "Contact: me").unwrap();
+    std::os::unix::fs::symlink(".env", root.join("env.txt")).unwrap();
+    let hidden = [
+        "/.env",
+        "/%2eenv",
+        "/.git/config",
+        "/.git/",
+        "/sub/../.env",
+        "/env.txt",
+    ];
+    let server = site.start(&[]);
+    let mut stream = server.connect();
+    for target in hidden {
+        send(&mut stream, get(target).as_bytes());
+        let r = read_response(&mut stream, false);
+        assert_eq!(r.status, 404, "{target}");
+        assert!(!r.text().contains("hunter2") && !r.text().contains("remote"));
+    }
+    send(&mut stream, get("/.well-known/security.txt").as_bytes());
+    assert_eq!(read_response(&mut stream, false).text(), "Contact: me");
+    drop(server);
+    let server = site.start(&["--dotfiles"]);
+    let (r, _) = exchange(&server, &get("/.env"));
+    assert_eq!((r.status, r.text().as_str()), (200, "PASSWORD=hunter2"));
+    let (r, _) = exchange(&server, &get("/env.txt"));
+    assert_eq!(r.status, 200);
 }
 
 /// Small files are answered from memory and checked against the disk at
@@ -660,106 +612,6 @@ fn cached_files_follow_the_disk() {
         fetch("/link.css").0 == 404
     });
     assert_eq!(fetch("/link.css").0, 404, "and stays refused");
-}
-
-const BIG: u64 = 100 * 1024 * 1024;
-
-fn with_big_file(site: &Site) {
-    // Sparse: no disk is spent, and it reads as zeros.
-    let file = std::fs::File::create(site.root().join("big.bin")).unwrap();
-    file.set_len(BIG).unwrap();
-}
-
-#[test]
-fn a_100_mib_file_streams_in_bounded_memory() {
-    let site = Site::new("big");
-    with_big_file(&site);
-    let server = site.start(&[]);
-    let (warm, mut stream) = exchange(&server, &get("/"));
-    assert_eq!(warm.status, 200);
-    let baseline = server.rss_kib();
-
-    send(&mut stream, get("/big.bin").as_bytes());
-    // Leave the response unread for a moment: a server that read the file
-    // whole, or queued it all, would show it now.
-    std::thread::sleep(Duration::from_millis(300));
-    let mut peak = server.rss_kib();
-    let (status, headers) = read_head(&mut stream);
-    assert_eq!(status, 200);
-    assert!(headers.contains(&("content-length".into(), BIG.to_string())));
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut received = 0u64;
-    let mut nonzero = false;
-    while received < BIG {
-        let want = buf.len().min((BIG - received) as usize);
-        let n = stream.read(&mut buf[..want]).expect("reading the body");
-        assert!(n > 0, "EOF after {received} bytes");
-        nonzero |= buf[..n].iter().any(|&b| b != 0);
-        received += n as u64;
-        if received % (8 * 1024 * 1024) < n as u64 {
-            peak = peak.max(server.rss_kib());
-        }
-    }
-    assert!(!nonzero, "a sparse file reads as zeros");
-    let growth = peak.saturating_sub(baseline);
-    assert!(
-        growth < 30 * 1024,
-        "RSS grew by {growth} KiB serving 100 MiB"
-    );
-    // Still in step and still open.
-    send(&mut stream, get("/style.css").as_bytes());
-    assert_eq!(read_response(&mut stream, false).text(), STYLE);
-}
-
-#[test]
-fn a_client_leaving_mid_file_costs_nothing_more() {
-    let site = Site::new("leave");
-    with_big_file(&site);
-    let server = site.start(&[]);
-    let fds = server.fd_count();
-
-    let mut stream = server.connect();
-    send(&mut stream, get("/big.bin").as_bytes());
-    let (status, _) = read_head(&mut stream);
-    assert_eq!(status, 200);
-    read_exact(&mut stream, 1024 * 1024);
-    assert!(server.fd_count() > fds, "the socket and the file are open");
-    drop(stream);
-    wait_until("the socket and the file are closed", || {
-        server.fd_count() <= fds
-    });
-
-    let (r, _) = exchange(&server, &get("/"));
-    assert_eq!((r.status, r.text().as_str()), (200, INDEX));
-}
-
-#[test]
-fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
-    let site = Site::new("stuck");
-    with_big_file(&site);
-    let server = site.start(&["--send-timeout", "0.5"]);
-    let fds = server.fd_count();
-    let mut stream = server.connect();
-    send(&mut stream, get("/big.bin").as_bytes());
-    let (status, _) = read_head(&mut stream);
-    assert_eq!(status, 200);
-    read_exact(&mut stream, 64 * 1024);
-    // Now read nothing: the server's queue stays full.
-    assert!(server.fd_count() > fds, "the socket and the file are open");
-    wait_until("the connection and the file are closed", || {
-        server.fd_count() <= fds
-    });
-    let mut received = 64 * 1024;
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => received += n as u64,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading after the cut: {e}"),
-        }
-    }
-    assert!(received < BIG, "cut off before the end");
 }
 
 #[test]

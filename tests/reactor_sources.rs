@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
@@ -681,73 +681,4 @@ fn a_panicking_posted_closure_does_not_stop_the_reactor() {
     send(&mut client, b"alive\n");
     assert_eq!(read_line(&mut client), "alive");
     server.stop().unwrap();
-}
-
-// ----- nesting ----------------------------------------------------------
-
-fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-    assert!(n >= 0, "poll: {}", io::Error::last_os_error());
-    n == 1 && pfd.revents & libc::POLLIN != 0
-}
-
-#[test]
-fn the_poll_fd_becomes_readable_when_work_arrives_so_a_reactor_can_be_nested() {
-    let mut reactor = Reactor::new().unwrap();
-    let made = Rc::new(Cell::new(false));
-    struct Flag(Rc<Cell<bool>>);
-    impl Protocol for Flag {
-        fn connection_made(&mut self, _ctx: &mut Ctx) {
-            self.0.set(true);
-        }
-        fn data_received(&mut self, ctx: &mut Ctx, data: &[u8]) -> usize {
-            ctx.write(data);
-            data.len()
-        }
-    }
-    let flag = made.clone();
-    let listener = reactor
-        .listen_tcp("127.0.0.1:0", move || Flag(flag.clone()))
-        .unwrap();
-    let addr = reactor.local_addr(listener).unwrap().as_inet().unwrap();
-
-    let fd = reactor.as_raw_fd();
-    // SAFETY: F_GETFD on an fd number, no pointers.
-    assert!(
-        unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
-        "not an open fd"
-    );
-    assert!(!poll_readable(fd, 0), "readable with nothing to do");
-
-    let mut client = connect(addr);
-    assert!(
-        poll_readable(fd, 5000),
-        "a connecting client did not wake it"
-    );
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert!(made.get(), "run_once after readiness accepted nobody");
-
-    // The outer loop's way of driving it: wait on the fd, then one turn.
-    send(&mut client, b"nested\n");
-    client.set_nonblocking(true).unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + PATIENCE;
-    while got != b"nested\n" {
-        assert!(Instant::now() < deadline, "no echo; got {got:?}");
-        if poll_readable(fd, 100) {
-            reactor.run_once(Some(Duration::ZERO)).unwrap();
-        }
-        let mut buf = [0; 64];
-        match client.read(&mut buf) {
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => panic!("client read: {e}"),
-        }
-    }
 }

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
-use sockloop_examples::http::files::{Target, resolve};
+use sockloop_examples::http::files::{Options, Target, resolve};
 use sockloop_examples::http::request::{Head, MAX_HEAD, parse_head};
 
 const SECRET: &[u8] = b"SECRET: this file is outside the root";
@@ -63,7 +63,11 @@ fn site() -> &'static Path {
 /// (A multi-byte character at byte 7 or 8 once made `split_target` panic;
 /// fuzzing found it, tests/reliability_regressions.rs pins it.)
 fn check_target(root: &Path, target: &str) {
-    let Ok(resolved) = resolve(root, target) else {
+    let options = Options {
+        dotfiles: false,
+        list_dirs: true,
+    };
+    let Ok(resolved) = resolve(root, target, options, true) else {
         return; // 400: not a path at all
     };
     match resolved {
@@ -90,6 +94,9 @@ fn check_target(root: &Path, target: &str) {
                 !location.starts_with("//"),
                 "{target:?} redirects off-site: {location:?}"
             );
+        }
+        Target::Directory(dir) => {
+            assert!(dir.real.starts_with(root), "{target:?} lists {}", dir.real.display());
         }
         Target::NotFound => {}
     }

@@ -14,6 +14,8 @@ pub(crate) struct Clock {
     turn: Cell<Option<Instant>>,
     /// Set when the clock is driven by hand (the harness): the time it shows.
     manual: Option<Instant>,
+    /// The last time it showed, where stopping it starts from.
+    last: Cell<Option<Instant>>,
 }
 
 impl Clock {
@@ -21,6 +23,7 @@ impl Clock {
         Clock {
             turn: Cell::new(None),
             manual: None,
+            last: Cell::new(None),
         }
     }
 
@@ -32,6 +35,7 @@ impl Clock {
         }
         let now = self.manual.unwrap_or_else(Instant::now);
         self.turn.set(Some(now));
+        self.last.set(Some(now));
         now
     }
 
@@ -41,11 +45,15 @@ impl Clock {
         self.turn.set(None);
     }
 
-    /// Stops the clock, if it runs, and moves it forward by `by`.
+    /// Stops the clock, if it runs, and moves it forward by `by` from the
+    /// last time it showed: a timer set `d` from then falls due exactly when
+    /// the clock has been moved by `d`, however long the test took between.
     pub(crate) fn advance(&mut self, by: Duration) {
-        let at = self.manual.unwrap_or_else(Instant::now) + by;
+        let base = self.manual.or(self.last.get()).unwrap_or_else(Instant::now);
+        let at = base + by;
         self.manual = Some(at);
         self.turn.set(Some(at));
+        self.last.set(Some(at));
     }
 }
 

@@ -35,12 +35,13 @@ use crate::batch::Batch;
 use crate::buffer::Pool;
 use crate::config::Config;
 use crate::handle;
+use crate::sendfile::Files;
 use crate::sources::{Source, StreamSource};
 use crate::timer::Timers;
 
 pub(crate) use clock::Clock;
 pub(crate) use runner::{Detached, Lend, Owned};
-pub(crate) use table::{NO_TOKEN, WAKER, show};
+pub(crate) use table::{ALARM, NO_TOKEN, WAKER, show};
 pub(crate) use timers::TimerKind;
 
 pub(crate) struct Core<S> {
@@ -52,6 +53,8 @@ pub(crate) struct Core<S> {
     timers: Timers<TimerKind<S>>,
     /// Where every buffer's storage comes from and goes back to.
     pool: Pool,
+    /// Files queued with `send_file`, by connection (`sendfile.rs`).
+    files: Files,
     /// What the running callback wrote to its own connection, sent in one
     /// write when it returns.
     batch: Batch,
@@ -110,6 +113,7 @@ impl<S: 'static> Core<S> {
             clock: Clock::new(),
             timers: Timers::default(),
             pool: Pool::default(),
+            files: Files::default(),
             batch: Batch::new(),
             ready: Vec::new(),
             dirty: Vec::new(),
@@ -216,6 +220,9 @@ impl<S: 'static> Core<S> {
         let mut source = self.table.remove(token)?;
         source.deregister(&self.registry);
         if let Source::Stream(stream) = &source {
+            if stream.transport.has(crate::transport::flag::FILE) {
+                self.files.remove(token);
+            }
             self.streams -= 1;
             if stream.transport.is_socket() {
                 self.sockets -= 1;

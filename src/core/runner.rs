@@ -94,7 +94,9 @@ impl<S: 'static> Core<S> {
                 match (self.batch.take(input), source.as_stream_mut()) {
                     (Some((_, bytes)), Some(s)) => {
                         let result = s.transport.send_or_queue(&mut self.pool, bytes);
-                        Some((result, s.transport.queued(), bytes.len()))
+                        // The output buffer alone: a layered stream's own
+                        // backlog is settled on its next writable edge.
+                        Some((result, s.transport.output_len(), bytes.len()))
                     }
                     _ => None,
                 }

@@ -35,7 +35,7 @@ impl<S: 'static> Core<S> {
 
     /// Sets `bits` on a connection's transport and queues it for settling:
     /// the one way a callback changes a connection's state.
-    pub(crate) fn request(&mut self, token: Token, bits: u16) {
+    pub(crate) fn request(&mut self, token: Token, bits: u32) {
         if let Some(s) = self.stream_mut(token) {
             s.transport.set(bits);
             self.mark_dirty(token);
@@ -152,26 +152,34 @@ impl<S: 'static> Core<S> {
         if t.has(flag::LINGERING) {
             return;
         }
-        if t.queued() > 0 && !t.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
-            let before = t.queued();
-            if let Err(e) = t.flush() {
+        if (t.queued() > 0 || t.has(flag::FILE)) && !t.has(flag::WRITE_BLOCKED | flag::CONNECTING) {
+            let before = self.unsent(token);
+            if let Err(e) = self.flush_output(token) {
                 self.abort(token, e);
                 return; // abort queued it again: closed in this same pass
             }
             if self.tracing {
-                trace_flush(token, before, t.queued());
+                trace_flush(token, before, self.unsent(token));
             }
         }
-        let queued = t.queued();
-        if queued > max_output {
+        // The limit is on memory: the bytes held in the output buffer. A
+        // queued file's bytes wait in the file, not here (`sendfile.rs`).
+        let buffered = self.stream(token).map_or(0, |s| s.transport.queued());
+        if buffered > max_output {
             warn!(
-                "{}: {queued} bytes queued for a peer that does not read; closing it",
+                "{}: {buffered} bytes queued for a peer that does not read; closing it",
                 self.describe(token)
             );
-            let e = io::Error::other(format!("output limit exceeded ({queued} bytes queued)"));
+            let e = io::Error::other(format!("output limit exceeded ({buffered} bytes queued)"));
             self.abort(token, e);
             return;
         }
+        // Flow control counts every byte not yet sent, files included.
+        let queued = self.unsent(token);
+        let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) else {
+            return;
+        };
+        let t = &mut s.transport;
         if queued > high && !t.has(flag::WRITE_PAUSED) {
             t.set(flag::WRITE_PAUSED);
             stream::call(self, token, "pause_writing", |p, ctx| p.pause_writing(ctx));

@@ -17,6 +17,9 @@ const GEN_MASK: u64 = (usize::MAX >> SLOT_BITS) as u64;
 
 /// The token of the cross-thread waker: a slot number the slab never reaches.
 pub(crate) const WAKER: Token = Token(usize::MAX);
+/// The token of the alarm that keeps a nested reactor's fd readable while
+/// work waits (`src/alarm.rs`): another slot number the slab never reaches.
+pub(crate) const ALARM: Token = Token(usize::MAX - 2);
 /// The token callbacks see when they do not belong to any source (reactor
 /// timers, posted closures).
 pub(crate) const NO_TOKEN: Token = Token(usize::MAX - 1);

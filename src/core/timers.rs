@@ -39,6 +39,9 @@ pub(crate) enum TimerKind<S> {
     Linger(Token),
     /// The graceful shutdown's time is up.
     ShutdownDeadline,
+    /// A TLS handshake has had its time.
+    #[cfg(feature = "tls")]
+    TlsHandshake(Token),
 }
 
 impl<S: 'static> Core<S> {
@@ -87,6 +90,8 @@ impl<S: 'static> Core<S> {
                 TimerKind::AcceptRetry(token) => listener::retry(self, token),
                 TimerKind::Linger(token) => stream::linger_over(self, token),
                 TimerKind::ShutdownDeadline => self.force_stop(),
+                #[cfg(feature = "tls")]
+                TimerKind::TlsHandshake(token) => crate::tls::handshake::timed_out(self, token),
             }
             self.settle_all();
         }

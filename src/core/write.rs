@@ -14,12 +14,15 @@
 //! A write of [`WRITE_THROUGH`] bytes or more is not copied into the batch:
 //! it goes out at once, after the batch, in one `sendmsg` with two buffers.
 
+use std::fs::File;
 use std::io;
 
 use log::trace;
 use mio::Token;
 
 use super::{Core, show};
+use crate::sendfile::Segment;
+use crate::transport::flag;
 
 /// A callback's own writes are batched (copied) up to this size; a larger
 /// write is sent at once with the batch before it, since copying it would
@@ -77,6 +80,25 @@ impl<S: 'static> Core<S> {
             self.after_send(token, result, len, before, queued);
         }
         true
+    }
+
+    /// Sends what the running callback batched for `token` now, rather
+    /// than when it returns (STARTTLS: what was written before the upgrade
+    /// goes out as plaintext).
+    #[cfg(feature = "tls")]
+    pub(crate) fn send_batch_now(&mut self, token: Token, input: &[u8]) {
+        let Some((owner, bytes)) = self.batch.take(input) else {
+            return;
+        };
+        if owner != token {
+            return; // a batch only ever holds the running callback's writes
+        }
+        if let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) {
+            let (before, len) = (s.transport.queued(), bytes.len());
+            let result = s.transport.send_or_queue(&mut self.pool, bytes);
+            let queued = s.transport.queued();
+            self.after_send(token, result, len, before, queued);
+        }
     }
 
     /// Every other write: to another connection, or to one with output
@@ -154,13 +176,88 @@ impl<S: 'static> Core<S> {
     }
 
     /// Bytes queued for `token` and not yet taken by its socket, the running
-    /// callback's batch included.
+    /// callback's batch and queued files included.
     pub(crate) fn queued(&self, token: Token) -> usize {
         let batched = if self.batch.is_for(token) {
             self.batch.len()
         } else {
             0
         };
-        self.stream(token).map_or(0, |s| s.transport.queued()) + batched
+        self.unsent(token) + batched
+    }
+
+    /// Bytes queued for `token` (in its output buffer and in files) that
+    /// its socket has not taken yet.
+    pub(crate) fn unsent(&self, token: Token) -> usize {
+        let Some(s) = self.stream(token) else {
+            return 0;
+        };
+        let files = if s.transport.has(flag::FILE) {
+            usize::try_from(self.files.unsent(token)).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        s.transport.queued().saturating_add(files)
+    }
+
+    /// Queues `len` bytes of `file` from `offset` for `token`, behind
+    /// everything written to it so far (the running callback's batch
+    /// included), on behalf of a callback running for `current` and reading
+    /// `input`. Returns false if there is no such connection or it no
+    /// longer takes output. See `sendfile.rs`.
+    pub(crate) fn send_file(
+        &mut self,
+        token: Token,
+        current: Token,
+        file: File,
+        (offset, len): (u64, u64),
+        input: &[u8],
+    ) -> bool {
+        if !self
+            .stream(token)
+            .is_some_and(|s| s.transport.accepts_output())
+        {
+            return false;
+        }
+        if token == current && self.batch.is_for(token) {
+            // What the callback wrote before the file goes before it.
+            let batched: &[u8] = match self.batch.take(input) {
+                Some((_, bytes)) => bytes,
+                None => &[],
+            };
+            if let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) {
+                let (len, before) = (batched.len(), s.transport.queued());
+                let result = s.transport.send_or_queue(&mut self.pool, batched);
+                let queued = s.transport.queued();
+                self.after_send(token, result, len, before, queued);
+            }
+        }
+        let Some(s) = self.stream_mut(token) else {
+            return false;
+        };
+        if !s.transport.accepts_output() {
+            return false; // the batch's send failed: the connection is doomed
+        }
+        if len > 0 {
+            let t = &mut s.transport;
+            let segment = Segment::new(file, offset, len, t.queued(), &t.stream);
+            t.set(flag::FILE);
+            self.files.push(token, segment);
+            self.mark_dirty(token);
+        }
+        true
+    }
+
+    /// Sends what `token` has queued, files included, until it is all sent
+    /// or the socket refuses.
+    pub(super) fn flush_output(&mut self, token: Token) -> io::Result<()> {
+        let Some(s) = self.table.get_mut(token).and_then(|s| s.as_stream_mut()) else {
+            return Ok(());
+        };
+        if s.transport.has(flag::FILE) {
+            self.files.flush(token, &mut s.transport)
+        } else {
+            s.transport.flush()
+        }
     }
 }

@@ -23,6 +23,11 @@ use crate::transport::{BOTH, ByteStream, Stream};
 pub(crate) struct FdStream {
     file: File,
     original_flags: libc::c_int,
+    /// mio's portable `poll(2)` backend stops reporting an fd after an event
+    /// until it is re-armed, which mio does in its own I/O calls only: a raw
+    /// fd is re-registered here whenever a call returns `WouldBlock`.
+    #[cfg(mio_unsupported_force_poll_poll)]
+    registration: Option<(Registry, Token)>,
 }
 
 impl FdStream {
@@ -41,6 +46,8 @@ impl FdStream {
         Ok(FdStream {
             file: File::from(fd),
             original_flags,
+            #[cfg(mio_unsupported_force_poll_poll)]
+            registration: None,
         })
     }
 
@@ -87,14 +94,30 @@ fn retry(mut call: impl FnMut() -> io::Result<usize>) -> Io {
     }
 }
 
+impl FdStream {
+    /// What a call returned, after re-arming the fd if it would block and
+    /// the backend needs that (see [`FdStream::registration`]).
+    fn rearmed(&self, io: Io) -> Io {
+        #[cfg(mio_unsupported_force_poll_poll)]
+        if let (Io::WouldBlock, Some((registry, token))) = (&io, &self.registration) {
+            if let Err(e) = registry.reregister(&mut SourceFd(&self.raw_fd()), *token, BOTH) {
+                return Io::Failed(e);
+            }
+        }
+        io
+    }
+}
+
 impl ByteStream for FdStream {
     fn recv(&mut self, buf: &mut [u8]) -> Io {
-        retry(|| self.file.read(buf))
+        let io = retry(|| self.file.read(buf));
+        self.rearmed(io)
     }
     fn send(&mut self, buf: &[u8]) -> Io {
-        retry(|| self.file.write(buf))
+        let io = retry(|| self.file.write(buf));
+        self.rearmed(io)
     }
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
     }
     fn peer_addr(&self) -> io::Result<Addr> {
@@ -114,7 +137,13 @@ impl ByteStream for FdStream {
     }
     fn register(&mut self, registry: &Registry, token: Token) -> io::Result<bool> {
         match registry.register(&mut SourceFd(&self.raw_fd()), token, BOTH) {
-            Ok(()) => Ok(false),
+            Ok(()) => {
+                #[cfg(mio_unsupported_force_poll_poll)]
+                {
+                    self.registration = Some((registry.try_clone()?, token));
+                }
+                Ok(false)
+            }
             // epoll refuses regular files and /dev/null: they are always
             // ready, so read them without waiting for an event.
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(true),

@@ -43,6 +43,9 @@ pub(crate) struct Listener<S> {
     filter: Option<Filter>,
     /// Accepting failed for lack of fds; a timer will try again.
     backing_off: bool,
+    /// Accepted connections speak TLS with this configuration.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl<S> Listener<S> {
@@ -157,6 +160,8 @@ pub(crate) fn add<S: 'static>(
         factory,
         filter: None,
         backing_off: false,
+        #[cfg(feature = "tls")]
+        tls: None,
     };
     let token = core.insert(Source::Listener(Box::new(listener)))?;
     info!("listening on {addr} as {}", show(token));
@@ -179,6 +184,36 @@ pub(crate) fn set_filter<S: 'static>(
             "no listener with this token",
         )),
     }
+}
+
+/// Makes the connections `listener` accepts from now on speak TLS.
+#[cfg(feature = "tls")]
+pub(crate) fn set_tls<S: 'static>(
+    core: &mut Core<S>,
+    token: Token,
+    config: std::sync::Arc<rustls::ServerConfig>,
+) {
+    if let Some(Source::Listener(l)) = core.source_mut(token) {
+        l.tls = Some(config);
+    }
+}
+
+/// Registers an accepted connection, through the listener's TLS layer if it
+/// has one.
+fn add_accepted<S: 'static>(
+    core: &mut Core<S>,
+    token: Token,
+    stream: Stream,
+    protocol: Box<dyn Protocol<S>>,
+) -> io::Result<Token> {
+    #[cfg(feature = "tls")]
+    if let Some(Source::Listener(l)) = core.source(token) {
+        if let Some(config) = l.tls.clone() {
+            return crate::tls::handshake::accept(core, stream, config, protocol);
+        }
+    }
+    let _ = token;
+    stream::add(core, stream, protocol, false)
 }
 
 /// Accepts until `WouldBlock`, the per-turn budget, the connection limit,
@@ -204,7 +239,7 @@ pub(super) fn on_event<S: 'static>(core: &mut Core<S>, token: Token) {
                     }
                 }
                 let protocol = (l.factory)();
-                match stream::add(core, stream, protocol, false) {
+                match add_accepted(core, token, stream, protocol) {
                     Ok(conn) => info!("accepted {addr} as {}", show(conn)),
                     Err(e) => error!("cannot register connection from {addr}: {e}"),
                 }

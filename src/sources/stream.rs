@@ -2,9 +2,10 @@
 //!
 //! A stream is registered once for both directions, edge-triggered, and
 //! never re-registered. When the poller reports it readable the reactor
-//! reads until `WouldBlock` (or a short read, which means the same for a
-//! stream and saves the extra `read` that would only say so), handing each
-//! chunk to the protocol's `data_received`. When it reports it writable, the
+//! reads until `WouldBlock` (or, on Linux's epoll, a short read, which means
+//! the same there and saves the extra `read` that would only say so; see
+//! [`SHORT_READ_DRAINS`]), handing each chunk to the protocol's
+//! `data_received`. When it reports it writable, the
 //! output the socket refused earlier goes out. Stopping early (a spent read
 //! budget) puts the connection on the ready list, because no second edge
 //! will come for what was left unread.
@@ -56,7 +57,10 @@ impl<S: 'static> StreamSource<S> {
     fn lend(&mut self, token: Token, batch: &mut Batch) -> Option<Box<dyn Protocol<S>>> {
         let protocol = self.protocol.take()?;
         let t = &self.transport;
-        if t.queued() == 0 && !t.has(flag::CONNECTING | flag::REFUSES_OUTPUT | flag::DIRTY) {
+        // A layered stream (TLS) may hold output of its own: no shortcut.
+        if t.output_len() == 0
+            && !t.has(flag::CONNECTING | flag::REFUSES_OUTPUT | flag::DIRTY | flag::LAYERED)
+        {
             batch.arm(token);
         }
         Some(protocol)
@@ -113,12 +117,24 @@ pub(crate) fn add<S: 'static>(
     } else {
         flag::MADE
     };
+    add_with(core, stream, protocol, flags)
+}
+
+/// Registers a stream with the given flags: `MADE` (it gets
+/// `connection_made` at the next settle), `CONNECTING`, or a TLS layer's
+/// `HANDSHAKING` (it gets it once the handshake is done).
+pub(crate) fn add_with<S: 'static>(
+    core: &mut Core<S>,
+    stream: Stream,
+    protocol: Box<dyn Protocol<S>>,
+    flags: u32,
+) -> io::Result<Token> {
     let source = StreamSource {
         transport: Transport::new(stream, flags),
         protocol: Some(protocol),
     };
     let token = core.insert(Source::Stream(source))?;
-    if !connecting {
+    if flags & flag::MADE != 0 {
         core.owe_made(token);
     }
     Ok(token)
@@ -226,7 +242,7 @@ fn on_writable<S: 'static>(core: &mut Core<S>, token: Token) {
         return finish_connect(core, token);
     }
     s.transport.clear(flag::WRITE_BLOCKED);
-    if s.transport.queued() > 0 {
+    if s.transport.queued() > 0 || s.transport.has(flag::FILE) {
         core.mark_dirty(token);
         core.settle_all();
     }
@@ -240,6 +256,12 @@ fn finish_connect<S: 'static>(core: &mut Core<S>, token: Token) {
     match s.transport.stream.connect_outcome() {
         Ok(()) => {
             s.transport.clear(flag::CONNECTING);
+            #[cfg(feature = "tls")]
+            if s.transport.has(flag::HANDSHAKING) {
+                debug!("{} connected; TLS handshake", core.describe(token));
+                crate::tls::handshake::connected(core, token);
+                return;
+            }
             s.transport.set(flag::MADE);
             debug!("{} connected", core.describe(token));
             made(core, token);
@@ -255,7 +277,7 @@ fn finish_connect<S: 'static>(core: &mut Core<S>, token: Token) {
 
 /// An outgoing connection that will never be made: removed, and its
 /// protocol told why.
-fn failed<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
+pub(crate) fn failed<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
     if let Some(Source::Stream(mut s)) = core.remove(token) {
         if let Some(protocol) = s.protocol.take() {
             core.run(
@@ -281,8 +303,23 @@ pub(crate) fn give_up_connecting<S: 'static>(core: &mut Core<S>, token: Token) {
 
 // ----- the read path ------------------------------------------------------------
 
+/// Whether a short read may be taken to mean "drained", without the `read`
+/// that would only say `WouldBlock`. mio promises an edge-triggered event
+/// only after `WouldBlock`, and calls a reported hang-up a hint. Linux's
+/// epoll promises more: epoll(7) says a short read on a stream exhausts it,
+/// and whatever arrives later (bytes or the peer's FIN) is a new edge. Its
+/// one exception, a FIN that came with the last bytes and so with the same
+/// edge, is reported there as `EPOLLRDHUP`, which sets the `HUP` flag that
+/// makes the reactor read on to the EOF. Elsewhere (kqueue, and mio's
+/// portable `poll(2)` backend, which re-arms a socket only when an I/O call
+/// returns `WouldBlock`) the reactor reads until `WouldBlock`.
+const SHORT_READ_DRAINS: bool = cfg!(all(
+    any(target_os = "linux", target_os = "android"),
+    not(mio_unsupported_force_poll_poll)
+));
+
 /// Any of these and the read takes a cold branch first.
-const UNUSUAL: u16 = flag::NOT_READING | flag::LINGERING | flag::REDELIVER;
+const UNUSUAL: u32 = flag::NOT_READING | flag::LINGERING | flag::REDELIVER | flag::HANDSHAKING;
 
 /// Reads until `WouldBlock`, a short read, EOF, an error or the read
 /// budget, handing each chunk to the protocol. It first sees to the
@@ -302,7 +339,9 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
         };
         first = false;
         let t = &mut r.stream.transport;
-        if event.is_closed() || (event.is_writable() && (t.has(flag::CONNECTING) || t.queued() > 0))
+        if event.is_closed()
+            || (event.is_writable()
+                && (t.has(flag::CONNECTING | flag::FILE | flag::LAYERED) || t.output_len() > 0))
         {
             unusual_event(core, buf, token, event);
             return true;
@@ -321,8 +360,9 @@ fn read<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token, mut event:
                 Before::Stop => return true,
             }
         }
-        // A short read means "drained" only when no hang-up is pending.
-        let read_to_end = t.has(flag::ALWAYS_READY | flag::HUP);
+        // A short read means "drained" only where the poller promises it
+        // (SHORT_READ_DRAINS), and there only while no hang-up is pending.
+        let read_to_end = !SHORT_READ_DRAINS || t.has(flag::ALWAYS_READY | flag::HUP);
         let from_buf = !t.has_input();
         let (outcome, room) = if from_buf {
             (t.stream.recv(buf), buf.len())
@@ -388,6 +428,14 @@ fn before_reading<S: 'static>(core: &mut Core<S>, buf: &mut [u8], token: Token) 
     if t.has(flag::LINGERING) {
         drain_lingering(core, buf, token);
         return Before::Stop;
+    }
+    #[cfg(feature = "tls")]
+    if t.has(flag::HANDSHAKING) && !t.has(flag::CONNECTING | flag::CLOSED) {
+        return if crate::tls::handshake::step(core, token) {
+            Before::Read
+        } else {
+            Before::Stop
+        };
     }
     if t.has(flag::REDELIVER) {
         t.clear(flag::REDELIVER);
@@ -534,6 +582,12 @@ pub(crate) fn close_now<S: 'static>(core: &mut Core<S>, token: Token, reason: Op
         match &reason {
             None => log::log!(level, "{describe} closed"),
             Some(e) => log::log!(level, "{describe} closed: {e}"),
+        }
+    }
+    if reason.is_none() {
+        // A TLS layer says goodbye (close_notify) before the socket closes.
+        if let Some(s) = core.stream_mut(token) {
+            s.transport.stream.finish();
         }
     }
     if linger {

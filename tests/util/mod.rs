@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each test file uses the part it needs
 
+pub mod tls;
+
+pub mod http;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -63,8 +67,20 @@ impl Server {
     /// Like `start`, letting the caller adjust the command (env, rlimits, cwd).
     pub fn start_with(name: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
         let mut cmd = Command::new(example_path(name));
-        cmd.args(args)
-            .stdin(Stdio::piped())
+        cmd.args(args);
+        Server::spawn(name, cmd, adjust)
+    }
+
+    /// Starts example `name` under `wrapper`, a program and its options
+    /// that run the command after them (`strace -f -o LOG`, say).
+    pub fn start_under(wrapper: &[&str], name: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]).arg(example_path(name)).args(args);
+        Server::spawn(name, cmd, |_| {})
+    }
+
+    fn spawn(name: &str, mut cmd: Command, adjust: impl FnOnce(&mut Command)) -> Server {
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         cmd.env(
@@ -460,4 +476,64 @@ pub fn read_for(stream: &mut TcpStream, wait: Duration) -> (Vec<u8>, bool) {
     };
     stream.set_read_timeout(old).unwrap();
     (got, closed)
+}
+
+// ----- TLS test certificates ----------------------------------------------------
+
+/// A test CA and a server certificate for `localhost` and `127.0.0.1`, made
+/// at test time by the make_cert example (once per test process), in a
+/// directory of their own.
+pub struct Certs {
+    pub dir: PathBuf,
+    /// The CA certificate clients trust.
+    pub ca: PathBuf,
+    /// The server's certificate chain and key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Certs {
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.ca).expect("ca.pem")
+    }
+    pub fn cert_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.cert).expect("cert.pem")
+    }
+    pub fn key_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.key).expect("key.pem")
+    }
+}
+
+/// The test certificates (see [`Certs`]).
+pub fn certs() -> &'static Certs {
+    static CERTS: std::sync::OnceLock<Certs> = std::sync::OnceLock::new();
+    CERTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("sockloop-certs-{}", std::process::id()));
+        let status = Command::new(example_path("make_cert"))
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("running make_cert");
+        assert!(status.success(), "make_cert failed");
+        Certs {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        }
+    })
+}
+
+/// Whether `program` can be run here; if not, prints why the caller skips.
+pub fn have(program: &str, why: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("note: {program} is not installed; skipping {why}");
+    }
+    found
 }

@@ -1,9 +1,12 @@
 # docs/guide/py/busy_echo.py
 """A non-blocking echo server with no poller: it never waits, so it never rests."""
 import socket
+import sys
 
-server = socket.create_server(("127.0.0.1", 8892))
+port = int(sys.argv[1]) if len(sys.argv) > 1 else 8892
+server = socket.create_server(("127.0.0.1", port))
 server.setblocking(False)
+print(f"listening on 127.0.0.1:{server.getsockname()[1]}", flush=True)
 clients = []
 while True:
     try:
@@ -18,7 +21,7 @@ while True:
         except BlockingIOError:
             continue                  # nothing from this one yet: next
         if data:
-            conn.sendall(data)        # raises BlockingIOError on a full socket (chapter 7)
+            conn.sendall(data)        # raises BlockingIOError on a full socket (chapter 10)
         else:
             clients.remove(conn)
             conn.close()

@@ -1,9 +1,11 @@
 # docs/guide/py/et_client.py
 """Client for et_echo.py: sends, waits, shows what has come back so far."""
 import socket
+import sys
 import time
 
-conn = socket.create_connection(("127.0.0.1", 8893))
+port = int(sys.argv[1]) if len(sys.argv) > 1 else 8893
+conn = socket.create_connection(("127.0.0.1", port))
 conn.setblocking(False)
 echoed = b""
 

@@ -1,10 +1,10 @@
 # docs/guide/py/et_echo.py
 """Echo server on epoll, to watch level and edge triggering differ.
 
-    python3 et_echo.py level   # level-triggered, one recv(8) per event
-    python3 et_echo.py edge    # edge-triggered, one recv(8) per event: the bug
-    python3 et_echo.py short   # edge-triggered, recv until a short read: the subtle bug
-    python3 et_echo.py drain   # edge-triggered, recv until BlockingIOError: right
+    python3 et_echo.py level [PORT]   # level-triggered, one recv(8) per event
+    python3 et_echo.py edge [PORT]    # edge-triggered, one recv(8) per event: the bug
+    python3 et_echo.py short [PORT]   # edge-triggered, recv until a short read: the subtle bug
+    python3 et_echo.py drain [PORT]   # edge-triggered, recv until BlockingIOError: right
 """
 import select
 import socket
@@ -12,8 +12,10 @@ import sys
 import time
 
 mode = sys.argv[1]
-server = socket.create_server(("127.0.0.1", 8893))
+port = int(sys.argv[2]) if len(sys.argv) > 2 else 8893
+server = socket.create_server(("127.0.0.1", port))
 server.setblocking(False)
+print(f"listening on 127.0.0.1:{server.getsockname()[1]}", flush=True)
 poller = select.epoll()
 poller.register(server, select.EPOLLIN)
 conns = {}

@@ -3,11 +3,14 @@
 no newline, the file's bytes in a send of their own, the answer read with
 one recv(1024). Prints the bytes the server receives and the answer."""
 import socket
+import sys
 import time
+
+port = int(sys.argv[1]) if len(sys.argv) > 1 else 8003
 
 
 def upload(header, data):
-    conn = socket.create_connection(("127.0.0.1", 8003))
+    conn = socket.create_connection(("127.0.0.1", port))
     conn.sendall(header)
     conn.sendall(data)
     sent = time.monotonic()

@@ -13,8 +13,11 @@
 //! | [`upload`] | `upload_server` | file upload with a `NAME\|SIZE` header, in two forms |
 //! | [`http`] | `http_server` | a static file server, HTTP/1.1 |
 //! | [`resp`] | `resp_server` | a key-value store speaking Redis's protocol |
+//! | [`work`] | `work_server` | lines, some answered from worker threads |
+//! | [`nested`] | `nest_poll`, `nest_tokio` | an echo server nested in another loop, and the outer program's commands |
 //!
-//! [`server`] is what every example program does the same way at start-up;
+//! [`server`] is what every example program does the same way at start-up
+//! ([`tls`] its TLS flags);
 //! [`blocking`] the signal handling of the guide's two blocking servers.
 
 pub mod blocking;
@@ -22,10 +25,13 @@ pub mod chat;
 pub mod cmd;
 pub mod echo;
 pub mod http;
+pub mod nested;
 pub mod resp;
 pub mod server;
 pub mod stdin_logger;
+pub mod tls;
 pub mod upload;
+pub mod work;
 
 #[cfg(test)]
 mod alloc_count;

@@ -16,6 +16,8 @@ use std::io::Write;
 
 use sockloop::{Config, Protocol, Reactor, Token};
 
+use crate::tls::ServerTls;
+
 /// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -58,6 +60,8 @@ pub struct Listening<S: 'static> {
     /// The reactor, for what a server adds before it runs (stdin, timers).
     pub reactor: Reactor<S>,
     listener: Token,
+    /// Further listeners announced after the first, with what they are.
+    others: Vec<(Token, &'static str)>,
 }
 
 /// Starts a server: a reactor sharing `state`, with `config`, listening on
@@ -71,20 +75,63 @@ where
     P: Protocol<S>,
     F: FnMut() -> P + 'static,
 {
+    listen_tls(state, config, addr, None, factory)
+}
+
+/// [`listen`], speaking TLS with `tls` if it is given (the servers'
+/// `--tls-cert`/`--tls-key`, see [`crate::tls`]).
+pub fn listen_tls<S, P, F>(
+    state: S,
+    config: Config,
+    addr: &str,
+    tls: ServerTls,
+    factory: F,
+) -> Listening<S>
+where
+    S: 'static,
+    P: Protocol<S>,
+    F: FnMut() -> P + 'static,
+{
     let mut reactor = Reactor::with_config(state, config).or_fail("creating the reactor");
-    let listener = match addr.strip_prefix("unix:") {
-        Some(path) => reactor.listen_unix(path, factory),
-        None => reactor.listen_tcp(addr, factory),
+    let listener = match (addr.strip_prefix("unix:"), tls) {
+        (Some(_), Some(_)) => fail("listening", "TLS is served on TCP addresses only"),
+        (Some(path), None) => reactor.listen_unix(path, factory),
+        (None, Some(tls)) => reactor.listen_tls(addr, tls, factory),
+        (None, None) => reactor.listen_tcp(addr, factory),
     }
     .or_fail(&format!("listening on {addr}"));
     reactor
         .shutdown_on_signals()
         .or_fail("installing signal handlers");
-    Listening { reactor, listener }
+    Listening {
+        reactor,
+        listener,
+        others: Vec::new(),
+    }
 }
 
 impl<S: 'static> Listening<S> {
-    /// Prints `listening on <address actually bound>` and runs until shut
+    /// Also serves TLS with `tls` on `addr` (resp_server's `--tls-addr`,
+    /// Redis's `tls-port`); announced as the second line,
+    /// `listening on <address> (tls)`.
+    pub fn also_listen_tls<P, F>(
+        &mut self,
+        addr: &str,
+        tls: std::sync::Arc<sockloop::tls::rustls::ServerConfig>,
+        factory: F,
+    ) where
+        P: Protocol<S>,
+        F: FnMut() -> P + 'static,
+    {
+        let token = self
+            .reactor
+            .listen_tls(addr, tls, factory)
+            .or_fail(&format!("listening on {addr}"));
+        self.others.push((token, "tls"));
+    }
+
+    /// Prints `listening on <address actually bound>` (then one line for
+    /// each further listener, e.g. `listening on 127.0.0.1:6390 (tls)`) and runs until shut
     /// down; exits 1 if the loop fails. Returns the reactor, for what a
     /// server does after its loop (the chat server flushes its console).
     pub fn run(mut self) -> Reactor<S> {
@@ -93,6 +140,13 @@ impl<S: 'static> Listening<S> {
                 .local_addr(self.listener)
                 .or_fail("reading the bound address"),
         );
+        for &(token, what) in &self.others {
+            let addr = self
+                .reactor
+                .local_addr(token)
+                .or_fail("reading the bound address");
+            announce(format_args!("{addr} ({what})"));
+        }
         self.reactor.run().or_fail("running the reactor");
         self.reactor
     }

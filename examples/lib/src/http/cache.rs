@@ -15,44 +15,46 @@
 //! of the change, a deleted one is 404 within a second, and a symlink
 //! repointed outside the root stops being served within a second.
 //!
-//! Bounded: files over [`MAX_FILE`] are never cached (they stream as before,
-//! so one response never puts more than a chunk in memory), and the cache
-//! holds at most so many entries and bytes, dropping the least recently used.
+//! Bounded: files over [`MAX_FILE`] are never cached (they are sent from
+//! the file with `send_file`), and the cache holds at most so many entries
+//! and bytes, dropping the least recently used.
+//!
+//! A path has two entries at most: one for clients that take gzip (the
+//! `.gz` variant if there is one, else the file) and one for those that do
+//! not. Each is checked on its own, and a variant appearing or going away
+//! changes the entry's version or its `Vary`, so it is read again.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::http::files::{Found, Version};
-use crate::http::response;
+use crate::http::representation::Representation;
 
 /// How long a check of a cached file holds.
 pub const VALID_FOR: Duration = Duration::from_secs(1);
-/// The largest file cached: one streaming chunk, so that a cached response
-/// costs the connection no more memory than a streamed one.
-pub const MAX_FILE: u64 = crate::http::connection::CHUNK as u64;
+/// The largest file cached: 64 KiB, about what a socket takes in one
+/// write, so a cached response goes out in one system call.
+pub const MAX_FILE: u64 = 64 * 1024;
 /// Most entries held.
 pub const MAX_ENTRIES: usize = 1024;
 /// Most bytes of responses held.
 pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-/// One cached file as the parts of its responses, ready to send after the
-/// status line and the headers every response carries.
+/// One cached file as a ready-made 200 response (after the status line and
+/// the headers every response carries), and what other responses need.
 #[derive(Debug)]
 pub struct Entry {
     version: Version,
     /// Whether the file's last change was more than [`VALID_FOR`] before it
     /// was read (see [`Entry::settled`]).
     settled: bool,
-    /// `Last-Modified` in whole seconds, compared with `If-Modified-Since`.
-    pub modified: Option<SystemTime>,
-    /// `Content-Type` and `Content-Length` lines, the `Last-Modified` line,
-    /// the blank line ending the head, then the body.
+    /// Type, length, encoding and validators.
+    pub rep: Representation,
+    /// The 200 response's own headers, the blank line ending the head,
+    /// then the body.
     bytes: Box<[u8]>,
-    /// Where the `Last-Modified` line starts.
-    validators_at: usize,
     /// Where the body starts.
     body_at: usize,
 }
@@ -60,24 +62,12 @@ pub struct Entry {
 impl Entry {
     /// Reads the file `found` into an entry at wall-clock time `wall`;
     /// `None` if it cannot be read whole. The file's position is left alone
-    /// (positioned reads), so the caller can still stream it.
+    /// (positioned reads), so the caller can still send it.
     fn read(found: &Found, wall: SystemTime) -> Option<Entry> {
         let len = usize::try_from(found.len).ok()?;
-        let modified = found.modified.map(response::whole_seconds);
-        let mut bytes = Vec::with_capacity(len + 128);
-        let _ = write!(
-            bytes,
-            "Content-Type: {}\r\nContent-Length: {len}\r\n",
-            found.content_type
-        );
-        let validators_at = bytes.len();
-        if let Some(modified) = modified {
-            let _ = write!(
-                bytes,
-                "Last-Modified: {}\r\n",
-                httpdate::fmt_http_date(modified)
-            );
-        }
+        let rep = found.representation();
+        let mut bytes = Vec::with_capacity(len + 256);
+        rep.write_fields(&mut bytes, found.len);
         bytes.extend_from_slice(b"\r\n");
         let body_at = bytes.len();
         bytes.resize(body_at + len, 0);
@@ -99,9 +89,8 @@ impl Entry {
         Some(Entry {
             version: found.version,
             settled,
-            modified,
+            rep,
             bytes: bytes.into_boxed_slice(),
-            validators_at,
             body_at,
         })
     }
@@ -116,20 +105,21 @@ impl Entry {
         &self.bytes[..self.body_at]
     }
 
-    /// The rest of a 304 response: `Last-Modified` and the blank line.
-    pub fn not_modified(&self) -> &[u8] {
-        &self.bytes[self.validators_at..self.body_at]
-    }
-
-    /// Body bytes.
-    pub fn body_len(&self) -> usize {
-        self.bytes.len() - self.body_at
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[self.body_at..]
     }
 
     /// Whether the bytes can be trusted to stay the file's for as long as
     /// the version does not change.
     pub fn settled(&self) -> bool {
         self.settled
+    }
+
+    /// Whether `found` is the same file, in the same version, as this entry
+    /// was read from, with the same variants beside it.
+    fn holds_for(&self, found: &Found) -> bool {
+        self.settled && self.version == found.version && self.rep.vary == found.vary
     }
 }
 
@@ -142,9 +132,10 @@ struct Slot {
     used: u64,
 }
 
-/// Cached files by request path (as sent, percent-encoded, query excluded).
+/// Cached files by request path (as sent, percent-encoded, query
+/// excluded), one map for clients that take gzip and one for the others.
 pub struct Cache {
-    slots: HashMap<Box<str>, Slot>,
+    slots: [HashMap<Box<str>, Slot>; 2],
     /// Response bytes held by all entries.
     bytes: usize,
     max_entries: usize,
@@ -161,7 +152,7 @@ impl Default for Cache {
 impl Cache {
     pub fn new(max_entries: usize, max_bytes: usize) -> Cache {
         Cache {
-            slots: HashMap::new(),
+            slots: [HashMap::new(), HashMap::new()],
             bytes: 0,
             max_entries,
             max_bytes,
@@ -169,11 +160,12 @@ impl Cache {
         }
     }
 
-    /// The entry for `path` if it was checked less than [`VALID_FOR`]
-    /// before `now`. `None` means: resolve the path and call [`Cache::store`]
-    /// or [`Cache::remove`] with what it names.
-    pub fn get(&mut self, path: &str, now: Instant) -> Option<Rc<Entry>> {
-        let slot = self.slots.get_mut(path)?;
+    /// The entry for `path` (for a client taking gzip or not) if it was
+    /// checked less than [`VALID_FOR`] before `now`. `None` means: resolve
+    /// the path and call [`Cache::store`] or [`Cache::remove`] with what it
+    /// names.
+    pub fn get(&mut self, path: &str, gzip: bool, now: Instant) -> Option<Rc<Entry>> {
+        let slot = self.slots[usize::from(gzip)].get_mut(path)?;
         if now >= slot.valid_until {
             return None;
         }
@@ -182,29 +174,31 @@ impl Cache {
         Some(Rc::clone(&slot.entry))
     }
 
-    /// `path` has just been resolved to `found`: the entry to answer with,
-    /// the cached one if the file is still the version cached, else read now
-    /// and cached. Gives `found` back if the file is too big to cache or
-    /// cannot be read whole, for the caller to stream it. `now` is the
-    /// loop's time, `wall` the wall-clock time that file times compare with.
+    /// `path` has just been resolved to `found` for a client taking gzip or
+    /// not: the entry to answer with, the cached one if the file is still
+    /// the version cached, else read now and cached. Gives `found` back if
+    /// the file is too big to cache or cannot be read whole, for the caller
+    /// to send it from the file. `now` is the loop's time, `wall` the
+    /// wall-clock time that file times compare with.
     pub fn store(
         &mut self,
         path: &str,
+        gzip: bool,
         found: Found,
         now: Instant,
         wall: SystemTime,
     ) -> Result<Rc<Entry>, Found> {
         self.uses += 1;
         let uses = self.uses;
-        if let Some(slot) = self.slots.get_mut(path)
-            && slot.entry.version == found.version
-            && slot.entry.settled
+        let map = usize::from(gzip);
+        if let Some(slot) = self.slots[map].get_mut(path)
+            && slot.entry.holds_for(&found)
         {
             slot.valid_until = now + VALID_FOR;
             slot.used = uses;
             return Ok(Rc::clone(&slot.entry));
         }
-        self.remove(path);
+        self.remove_one(map, path);
         if found.len > MAX_FILE {
             return Err(found);
         }
@@ -216,7 +210,7 @@ impl Cache {
         if size > self.max_bytes || self.max_entries == 0 {
             return Ok(entry);
         }
-        while self.slots.len() >= self.max_entries || self.bytes + size > self.max_bytes {
+        while self.len() >= self.max_entries || self.bytes + size > self.max_bytes {
             self.evict_one();
         }
         self.bytes += size;
@@ -225,13 +219,18 @@ impl Cache {
             valid_until: now + VALID_FOR,
             used: uses,
         };
-        self.slots.insert(path.into(), slot);
+        self.slots[map].insert(path.into(), slot);
         Ok(entry)
     }
 
     /// `path` names no file (any more): forget it.
     pub fn remove(&mut self, path: &str) {
-        if let Some(slot) = self.slots.remove(path) {
+        self.remove_one(0, path);
+        self.remove_one(1, path);
+    }
+
+    fn remove_one(&mut self, map: usize, path: &str) {
+        if let Some(slot) = self.slots[map].remove(path) {
             self.bytes -= slot.entry.bytes.len();
         }
     }
@@ -239,19 +238,22 @@ impl Cache {
     /// Drops the least recently used entry. A scan, but only when a new
     /// file is read into a full cache, which costs more than the scan.
     fn evict_one(&mut self) {
-        let oldest = self
-            .slots
-            .iter()
-            .min_by_key(|(_, slot)| slot.used)
-            .map(|(path, _)| path.clone());
-        if let Some(path) = oldest {
-            self.remove(&path);
+        let oldest = (0..2)
+            .flat_map(|map| {
+                self.slots[map]
+                    .iter()
+                    .map(move |(path, slot)| (map, path, slot))
+            })
+            .min_by_key(|(_, _, slot)| slot.used)
+            .map(|(map, path, _)| (map, path.clone()));
+        if let Some((map, path)) = oldest {
+            self.remove_one(map, &path);
         }
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots[0].len() + self.slots[1].len()
     }
 
     /// Response bytes held.
@@ -268,14 +270,14 @@ mod tests {
 
     /// What `path` resolves to under the scratch root, as the server does it.
     fn found(scratch: &Scratch, path: &str) -> Option<Found> {
-        match files::resolve(&scratch.root(), path).unwrap() {
+        match files::resolve(&scratch.root(), path, files::Options::default(), false).unwrap() {
             Target::File(found) => Some(found),
             _ => None,
         }
     }
 
     fn body(entry: &Entry) -> &[u8] {
-        &entry.full()[entry.full().len() - entry.body_len()..]
+        entry.body()
     }
 
     /// Sets a file's modification time `secs` in the past, so that a rewrite
@@ -306,9 +308,13 @@ mod tests {
         );
         assert!(full.ends_with("\r\n\r\n<p>home</p>"), "{full}");
         assert_eq!(entry.head(), &entry.full()[..full.len() - 11]);
-        let not_modified = std::str::from_utf8(entry.not_modified()).unwrap();
         assert!(
-            not_modified.starts_with("Last-Modified: ") && not_modified.ends_with("GMT\r\n\r\n")
+            full.contains("\r\nAccept-Ranges: bytes\r\nLast-Modified: "),
+            "{full}"
+        );
+        assert!(
+            full.contains(&format!("\r\nETag: {}\r\n\r\n", entry.rep.etag)),
+            "{full}"
         );
         assert_eq!(body(&entry), b"<p>home</p>");
         assert!(entry.settled());
@@ -319,22 +325,25 @@ mod tests {
         let scratch = Scratch::new("cache-hit");
         let mut cache = Cache::default();
         let t0 = Instant::now();
-        assert!(cache.get("/", t0).is_none(), "empty");
+        assert!(cache.get("/", false, t0).is_none(), "empty");
         let first = cache
-            .store("/", found(&scratch, "/").unwrap(), t0, later())
+            .store("/", false, found(&scratch, "/").unwrap(), t0, later())
             .unwrap();
         let hit = cache
-            .get("/", t0 + VALID_FOR / 2)
+            .get("/", false, t0 + VALID_FOR / 2)
             .expect("checked half a second ago");
         assert!(Rc::ptr_eq(&first, &hit));
-        assert!(cache.get("/", t0 + VALID_FOR).is_none(), "due for a check");
+        assert!(
+            cache.get("/", false, t0 + VALID_FOR).is_none(),
+            "due for a check"
+        );
         // Unchanged: the check keeps the bytes read before.
         let t1 = t0 + VALID_FOR;
         let again = cache
-            .store("/", found(&scratch, "/").unwrap(), t1, later())
+            .store("/", false, found(&scratch, "/").unwrap(), t1, later())
             .unwrap();
         assert!(Rc::ptr_eq(&first, &again));
-        assert!(cache.get("/", t1).is_some());
+        assert!(cache.get("/", false, t1).is_some());
     }
 
     #[test]
@@ -344,24 +353,24 @@ mod tests {
         let mut cache = Cache::default();
         let t0 = Instant::now();
         cache
-            .store("/", found(&scratch, "/").unwrap(), t0, later())
+            .store("/", false, found(&scratch, "/").unwrap(), t0, later())
             .unwrap();
         // Same length, other bytes: only the version's times tell.
         std::fs::write(scratch.0.join("root/index.html"), "<p>HOME</p>").unwrap();
         age(&scratch, "index.html", 5);
-        let stale = cache.get("/", t0).unwrap();
+        let stale = cache.get("/", false, t0).unwrap();
         assert_eq!(
             body(&stale),
             b"<p>home</p>",
             "within the interval: not checked"
         );
         let t1 = t0 + VALID_FOR;
-        assert!(cache.get("/", t1).is_none());
+        assert!(cache.get("/", false, t1).is_none());
         let fresh = cache
-            .store("/", found(&scratch, "/").unwrap(), t1, later())
+            .store("/", false, found(&scratch, "/").unwrap(), t1, later())
             .unwrap();
         assert_eq!(body(&fresh), b"<p>HOME</p>");
-        assert_eq!(body(&cache.get("/", t1).unwrap()), b"<p>HOME</p>");
+        assert_eq!(body(&cache.get("/", false, t1).unwrap()), b"<p>HOME</p>");
     }
 
     #[test]
@@ -370,14 +379,66 @@ mod tests {
         let mut cache = Cache::default();
         let t0 = Instant::now();
         let first = cache
-            .store("/", found(&scratch, "/").unwrap(), t0, SystemTime::now())
+            .store(
+                "/",
+                false,
+                found(&scratch, "/").unwrap(),
+                t0,
+                SystemTime::now(),
+            )
             .unwrap();
         assert!(!first.settled(), "written a moment ago");
         let t1 = t0 + VALID_FOR;
         let second = cache
-            .store("/", found(&scratch, "/").unwrap(), t1, SystemTime::now())
+            .store(
+                "/",
+                false,
+                found(&scratch, "/").unwrap(),
+                t1,
+                SystemTime::now(),
+            )
             .unwrap();
         assert!(!Rc::ptr_eq(&first, &second), "read again");
+    }
+
+    #[test]
+    fn clients_taking_gzip_get_the_variant_and_its_arrival_is_noticed() {
+        let scratch = Scratch::new("cache-gzip");
+        let mut cache = Cache::default();
+        let t0 = Instant::now();
+        let resolve = |gzip| match files::resolve(
+            &scratch.root(),
+            "/a%20b.txt",
+            files::Options::default(),
+            gzip,
+        )
+        .unwrap()
+        {
+            Target::File(found) => found,
+            _ => panic!(),
+        };
+        let plain = cache
+            .store("/a%20b.txt", false, resolve(false), t0, later())
+            .unwrap();
+        assert!(!plain.rep.vary);
+        std::fs::write(scratch.0.join("root/a b.txt.gz"), "zipped").unwrap();
+        let t1 = t0 + VALID_FOR;
+        let plain = cache
+            .store("/a%20b.txt", false, resolve(false), t1, later())
+            .unwrap();
+        assert!(plain.rep.vary, "read again: a variant appeared");
+        assert_eq!(plain.body(), b"spaced");
+        let gz = cache
+            .store("/a%20b.txt", true, resolve(true), t1, later())
+            .unwrap();
+        assert_eq!((gz.body(), gz.rep.encoding), (&b"zipped"[..], Some("gzip")));
+        assert!(Rc::ptr_eq(&cache.get("/a%20b.txt", true, t1).unwrap(), &gz));
+        assert!(Rc::ptr_eq(
+            &cache.get("/a%20b.txt", false, t1).unwrap(),
+            &plain
+        ));
+        cache.remove("/a%20b.txt");
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]
@@ -389,23 +450,23 @@ mod tests {
             .full()
             .len();
         let store = |cache: &mut Cache, path: &str| {
-            cache.store(path, found(&scratch, path).unwrap(), t0, later())
+            cache.store(path, false, found(&scratch, path).unwrap(), t0, later())
         };
         // Room for two index-sized entries.
         let mut cache = Cache::new(10, 2 * entry_size + 10);
         for path in ["/", "/index.html", "/sub/"] {
             store(&mut cache, path).unwrap();
-            cache.get("/", t0); // keeps "/" the most recently used
+            cache.get("/", false, t0); // keeps "/" the most recently used
         }
         assert_eq!(cache.len(), 2);
-        assert!(cache.get("/", t0).is_some(), "recently used, kept");
+        assert!(cache.get("/", false, t0).is_some(), "recently used, kept");
         assert!(
-            cache.get("/index.html", t0).is_none(),
+            cache.get("/index.html", false, t0).is_none(),
             "least recently used, dropped"
         );
         assert!(cache.bytes() <= 2 * entry_size + 10);
         cache.remove("/");
-        assert!(cache.get("/", t0).is_none());
+        assert!(cache.get("/", false, t0).is_none());
         assert_eq!(cache.len(), 1);
 
         let mut cache = Cache::new(1, MAX_BYTES);

@@ -1,19 +1,22 @@
 //! One HTTP connection: the state machine that turns request heads into
-//! responses, streams files as the socket drains, and keeps the time limits.
+//! responses (`respond.rs` decides each one), waits for queued files to go
+//! out, and keeps the time limits.
 //!
 //! ```text
 //!  Fresh --first byte--> Head --whole head--> Busy --response done--> Idle
-//!    |                    |                    |  (file: streamed)     |
+//!    |                    |                    |  (file: draining)     |
 //!    | header timeout     | header timeout     | not keep-alive        | keep-alive timeout,
 //!    v  (silent close)    v  (408)             v                       v or evicted
 //!  Closing <--------------+--------------------+-----------------------+
 //!                                      Idle --first byte--> Head ...
 //! ```
 //!
-//! Requests are answered strictly in order. While a file is streaming, the
-//! bytes after its request (pipelined requests) stay with the reactor:
-//! `data_received` returns short and reading is paused until the last chunk
-//! is queued, then resumed, and the reactor delivers the rest again. The
+//! Requests are answered strictly in order. A file too big for the cache is
+//! queued whole with `send_file` (the reactor sends it from the file with
+//! `sendfile(2)` as the socket drains); while it goes out, the bytes after
+//! its request (pipelined requests) stay with the reactor: `data_received`
+//! returns short and reading is paused until all but 64 KiB of the file
+//! has gone, then resumed, and the reactor delivers the rest again. The
 //! same happens when pipelined requests come faster than their responses
 //! drain: parsing stops once 64 KiB of responses are queued.
 //!
@@ -24,26 +27,22 @@
 //! if it has been idle for the whole timeout, else waits out the rest.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, Read};
-use std::time::{Duration, Instant, SystemTime};
+use std::io;
+use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use sockloop::{Ctx, Protocol, TimerId};
 
 use crate::http::Server;
-use crate::http::cache::Entry;
-use crate::http::files::{self, Found, Target};
 use crate::http::idle::Member;
-use crate::http::request::{self, Head, Refusal, Request};
-use crate::http::response::{self, Persist};
+use crate::http::request::{self, Head, Refusal};
+use crate::http::response::Persist;
 
-/// Bytes read from a file per `read`.
-pub const CHUNK: usize = 64 * 1024;
-/// Push file chunks while at most this much is queued for the peer. It is
-/// the reactor's default high watermark, so a file fills the queue just past
-/// it: the reactor then calls `pause_writing`, and `resume_writing` when it
-/// has drained, which is when the next chunks are read.
+/// A response counts as sent once at most this much of it is queued for
+/// the peer; until then the next request waits. It is the reactor's default
+/// high watermark: a file queued with `send_file` brings `pause_writing`,
+/// and `resume_writing` when it has drained, which is when the connection
+/// takes up its next request.
 const QUEUE_TARGET: usize = 64 * 1024;
 
 /// The first request head must arrive within the header timeout of connecting.
@@ -51,11 +50,11 @@ const HEADER_TIMER: u64 = 1;
 /// An idle keep-alive connection closes when this fires.
 const KEEPALIVE_TIMER: u64 = 2;
 /// Carries a file transfer (or a backlog of pipelined requests) on to the
-/// next turn when the socket took all that was queued, so no
+/// next turn when the socket took so much of what was queued that no
 /// `resume_writing` will come.
 const PUMP_TIMER: u64 = 3;
-/// Output has stayed over the high watermark for the send timeout: the
-/// peer has stopped reading.
+/// Output is over the high watermark: if the peer has taken nothing more
+/// of it when this fires, a send timeout later, it has stopped reading.
 const SEND_TIMER: u64 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +63,7 @@ enum Phase {
     Fresh,
     /// Part of a request head has arrived; the header timer runs.
     Head,
-    /// A request is being answered (a file may be streaming).
+    /// A request is being answered (a file may be going out).
     Busy,
     /// Between requests on a keep-alive connection: the keep-alive timer
     /// runs and the connection is on the server's idle list once parked.
@@ -75,7 +74,7 @@ enum Phase {
 
 /// What the access log line says about one request. Method and target
 /// are borrowed from the input while the response is written at once, and
-/// copied only for a file that streams on after the input is gone.
+/// copied only for a file that goes on after the input is gone.
 struct Access<'a> {
     method: Cow<'a, str>,
     target: Cow<'a, str>,
@@ -100,10 +99,9 @@ impl Access<'_> {
     }
 }
 
-/// A file being streamed to the peer.
+/// A file queued for the peer, whose response is not done yet (see
+/// [`Http::await_transfer`]).
 struct Transfer {
-    file: File,
-    remaining: u64,
     persist: Persist,
     access: Access<'static>,
 }
@@ -133,11 +131,14 @@ pub struct Http {
     write_paused: bool,
     /// Runs while the output is paused (see `SEND_TIMER`).
     send_timer: Option<TimerId>,
+    /// `ctx.queued()` when the send timer was set: less when it fires
+    /// means the peer is still reading.
+    queued_at_send_timer: usize,
     pump_scheduled: bool,
     /// The peer shut down its sending side: finish what was asked, then close.
     peer_eof: bool,
     /// The last `data_received` left bytes with the reactor (pipelined
-    /// requests behind a streaming file, or a partial head).
+    /// requests behind a file going out, or a partial head).
     held_back: bool,
     /// Pipelined requests wait, unparsed, for queued responses to drain.
     backlogged: bool,
@@ -163,6 +164,7 @@ impl Http {
             transfer: None,
             write_paused: false,
             send_timer: None,
+            queued_at_send_timer: 0,
             pump_scheduled: false,
             peer_eof: false,
             held_back: false,
@@ -170,246 +172,18 @@ impl Http {
         }
     }
 
-    // ----- answering ------------------------------------------------------
+    // ----- files being sent ----------------------------------------------
 
-    fn respond(&mut self, ctx: &mut Ctx<'_, Server>, request: Request<'_>) {
-        let persist = if !request.keep_alive || ctx.is_shutting_down() {
-            Persist::Close
-        } else if request.minor == 0 {
-            Persist::KeepAlive
-        } else {
-            Persist::Implicit
-        };
-        let head_only = request.method == "HEAD";
-        let access = Access {
-            method: Cow::Borrowed(request.method),
-            target: Cow::Borrowed(request.target),
-            status: 0,
-            bytes: 0,
-            // The turn's time: near enough for a log line, and free.
-            started: ctx.now(),
-            refused: None,
-        };
-        if request.method != "GET" && !head_only {
-            let allow = [("Allow", "GET, HEAD")];
-            return self.send_page(ctx, 405, persist, &allow, head_only, access);
-        }
-        let since = request.if_modified_since;
-        let path = match files::path_of(request.target) {
-            Ok(path) => path,
-            Err(refusal) => return self.refuse(ctx, refusal, head_only, access),
-        };
-        let now = ctx.now();
-        if let Some(entry) = ctx.shared().cache.get(path, now) {
-            return self.send_entry(ctx, &entry, since, persist, head_only, access);
-        }
-        let server = ctx.shared();
-        match files::resolve(&server.root, request.target) {
-            Err(refusal) => self.refuse(ctx, refusal, head_only, access),
-            Ok(Target::NotFound) => {
-                server.cache.remove(path);
-                self.send_page(ctx, 404, persist, &[], head_only, access)
-            }
-            Ok(Target::Redirect(location)) => {
-                server.cache.remove(path);
-                let location = [("Location", location.as_str())];
-                self.send_page(ctx, 301, persist, &location, head_only, access);
-            }
-            Ok(Target::File(found)) => {
-                match server.cache.store(path, found, now, SystemTime::now()) {
-                    Ok(entry) => self.send_entry(ctx, &entry, since, persist, head_only, access),
-                    Err(found) => self.send_file(ctx, found, since, persist, head_only, access),
-                }
-            }
-        }
-    }
-
-    /// Writes a response head: the status line and the headers every
-    /// response carries, then what `rest` adds. Built in the server's one
-    /// head buffer (only one callback runs at a time), so no allocation.
-    fn write_head(
-        ctx: &mut Ctx<'_, Server>,
-        status: u16,
-        persist: Persist,
-        rest: impl FnOnce(response::Head<'_>),
-    ) {
-        let turn = ctx.now();
-        let server = ctx.shared();
-        let mut buf = std::mem::take(&mut server.head);
-        rest(response::Head::new(
-            &mut buf,
-            status,
-            server.clock.now(turn),
-            persist,
-        ));
-        ctx.write(&buf);
-        ctx.shared().head = buf;
-    }
-
-    /// Sends a status with its small HTML page.
-    fn send_page(
-        &mut self,
-        ctx: &mut Ctx<'_, Server>,
-        status: u16,
-        persist: Persist,
-        headers: &[(&str, &str)],
-        head_only: bool,
-        mut access: Access<'_>,
-    ) {
-        let detail = access
-            .refused
-            .map_or_else(|| response::detail(status), Refusal::detail);
-        let body = response::page(status, detail);
-        Self::write_head(ctx, status, persist, |head| {
-            let mut head = head
-                .header("Content-Type", "text/html; charset=utf-8")
-                .header("Content-Length", body.len());
-            for (name, value) in headers {
-                head = head.header(name, value);
-            }
-            head.finish();
-        });
-        if !head_only {
-            ctx.write(body.as_bytes());
-            access.bytes = body.len() as u64;
-        }
-        access.status = status;
-        self.complete(ctx, access, persist);
-    }
-
-    /// Sends a cached file: 304 if the client's copy is current, else 200
-    /// with the body from memory.
-    fn send_entry(
-        &mut self,
-        ctx: &mut Ctx<'_, Server>,
-        entry: &Entry,
-        if_modified_since: Option<SystemTime>,
-        persist: Persist,
-        head_only: bool,
-        mut access: Access<'_>,
-    ) {
-        let current = matches!(
-            (entry.modified, if_modified_since),
-            (Some(modified), Some(since)) if modified <= since
-        );
-        access.status = if current { 304 } else { 200 };
-        // The entry's part carries the headers of its own and the blank line.
-        Self::write_head(ctx, access.status, persist, |_| {});
-        if current {
-            ctx.write(entry.not_modified());
-        } else if head_only {
-            ctx.write(entry.head());
-        } else {
-            ctx.write(entry.full());
-            access.bytes = entry.body_len() as u64;
-        }
-        self.complete(ctx, access, persist);
-    }
-
-    /// Sends a file too big to cache: 304 if the client's copy is current,
-    /// else the head and then the body, streamed.
-    fn send_file(
-        &mut self,
-        ctx: &mut Ctx<'_, Server>,
-        found: Found,
-        if_modified_since: Option<SystemTime>,
-        persist: Persist,
-        head_only: bool,
-        mut access: Access<'_>,
-    ) {
-        let modified = found.modified.map(response::whole_seconds);
-        let last_modified = modified.map(httpdate::fmt_http_date);
-        if let (Some(modified), Some(since)) = (modified, if_modified_since)
-            && modified <= since
-        {
-            Self::write_head(ctx, 304, persist, |mut head| {
-                if let Some(last_modified) = &last_modified {
-                    head = head.header("Last-Modified", last_modified);
-                }
-                head.finish();
-            });
-            access.status = 304;
-            return self.complete(ctx, access, persist);
-        }
-        Self::write_head(ctx, 200, persist, |head| {
-            let mut head = head
-                .header("Content-Type", found.content_type)
-                .header("Content-Length", found.len);
-            if let Some(last_modified) = &last_modified {
-                head = head.header("Last-Modified", last_modified);
-            }
-            head.finish();
-        });
-        access.status = 200;
-        if head_only || found.len == 0 {
-            return self.complete(ctx, access, persist);
-        }
-        self.transfer = Some(Transfer {
-            file: found.file,
-            remaining: found.len,
-            persist,
-            access: access.into_owned(),
-        });
-        self.pump(ctx);
-    }
-
-    /// Reads and queues file chunks until the queue passes its target or
-    /// the file is done. Never holds more than one chunk in memory beyond
-    /// what the reactor has queued.
-    fn pump(&mut self, ctx: &mut Ctx<'_, Server>) {
-        let Some(transfer) = self.transfer.as_mut() else {
-            return;
-        };
-        // One read buffer for the whole server: only one callback runs at a time.
-        let mut chunk = std::mem::take(&mut ctx.shared().chunk);
-        chunk.resize(CHUNK, 0);
-        let token = ctx.token();
-        let mut failure = None;
-        let mut refused = false;
-        while transfer.remaining > 0 && ctx.queued() <= QUEUE_TARGET {
-            let want = transfer.remaining.min(CHUNK as u64) as usize;
-            match transfer.file.read(&mut chunk[..want]) {
-                Ok(0) => {
-                    failure = Some("the file shrank while being sent".to_string());
-                    break;
-                }
-                // Refused: the connection is closing (a server shutdown).
-                // Stop here rather than read the rest of the file for nothing.
-                Ok(n) if !ctx.connection(token).write(&chunk[..n]) => {
-                    refused = true;
-                    break;
-                }
-                Ok(n) => {
-                    transfer.remaining -= n as u64;
-                    transfer.access.bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(format!("reading the file: {e}"));
-                    break;
-                }
-            }
-        }
-        ctx.shared().chunk = chunk;
-        if let Some(why) = failure {
-            // The Content-Length is promised; cutting the connection is the
-            // only way left to tell the client the body is not whole.
-            warn!(
-                "{}: {} {}: {why}",
-                self.peer, transfer.access.method, transfer.access.target
-            );
-            ctx.abort(&why);
-            self.enter_closing(ctx);
+    /// A file is queued (`send_file`): the response counts as done once
+    /// the queue has drained to `QUEUE_TARGET`, as a response written
+    /// whole does, and until then the next request waits. Called again as
+    /// the queue drains (`resume_writing`, or the pump timer when the
+    /// socket took so much at once that no pause came).
+    fn await_transfer(&mut self, ctx: &mut Ctx<'_, Server>) {
+        if self.transfer.is_none() {
             return;
         }
-        if refused {
-            if let Some(cut) = self.transfer.take() {
-                self.log(&cut.access, Some("the connection takes no more output"));
-            }
-            self.close(ctx);
-            return;
-        }
-        if transfer.remaining > 0 {
+        if ctx.queued() > QUEUE_TARGET {
             self.schedule_pump(ctx);
             return;
         }
@@ -428,7 +202,7 @@ impl Http {
         }
     }
 
-    /// The output queue has room again: stream on, or take up the requests
+    /// The output queue has room again: finish a file, or take up the requests
     /// held back behind a backlog of responses.
     fn carry_on(&mut self, ctx: &mut Ctx<'_, Server>) {
         if self.transfer.is_some() {
@@ -440,13 +214,13 @@ impl Http {
         }
     }
 
-    /// Streams on after a pause; once the file is done, takes up the
+    /// Checks on a file after a pause; once it is done, takes up the
     /// requests that were held back behind it.
     fn continue_transfer(&mut self, ctx: &mut Ctx<'_, Server>) {
         if self.transfer.is_none() {
             return;
         }
-        self.pump(ctx);
+        self.await_transfer(ctx);
         if self.transfer.is_some() || self.phase != Phase::Idle {
             return;
         }
@@ -470,27 +244,6 @@ impl Http {
         } else {
             self.phase = Phase::Idle;
         }
-    }
-
-    /// Answers a request with the page that says what is wrong with it,
-    /// and closes: after a request this malformed the stream cannot be
-    /// trusted to be in step.
-    fn refuse(
-        &mut self,
-        ctx: &mut Ctx<'_, Server>,
-        refusal: Refusal,
-        head_only: bool,
-        mut access: Access<'_>,
-    ) {
-        access.refused = Some(refusal);
-        self.send_page(
-            ctx,
-            refusal.status(),
-            Persist::Close,
-            &[],
-            head_only,
-            access,
-        );
     }
 
     /// Refuses a head that could not be read as a request at all.
@@ -606,6 +359,15 @@ impl Http {
         }
     }
 
+    /// Sets the send timer: like nginx's `send_timeout`, a limit on the
+    /// time between two writes the peer takes, not on the whole response
+    /// (a large file takes as long as it takes).
+    fn arm_send_timer(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.queued_at_send_timer = ctx.queued();
+        let limit = ctx.shared_ref().send_timeout;
+        self.send_timer = Some(ctx.set_timer(limit, SEND_TIMER));
+    }
+
     fn cancel_header_timer(&mut self, ctx: &mut Ctx<'_, Server>) {
         if let Some(timer) = self.header_timer.take() {
             ctx.cancel_timer(timer);
@@ -716,7 +478,7 @@ impl Protocol<Server> for Http {
 
     fn eof_received(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.peer_eof = true;
-        // A streaming file is finished first; then the connection closes.
+        // A file going out is finished first; then the connection closes.
         if self.transfer.is_none() && self.phase != Phase::Closing {
             self.close(ctx);
         }
@@ -724,8 +486,7 @@ impl Protocol<Server> for Http {
 
     fn pause_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.write_paused = true;
-        let limit = ctx.shared_ref().send_timeout;
-        self.send_timer = Some(ctx.set_timer(limit, SEND_TIMER));
+        self.arm_send_timer(ctx);
     }
 
     fn resume_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
@@ -747,6 +508,10 @@ impl Protocol<Server> for Http {
             }
             (SEND_TIMER, _) => {
                 self.send_timer = None;
+                if ctx.queued() < self.queued_at_send_timer {
+                    // It took some: still reading, if slowly.
+                    return self.arm_send_timer(ctx);
+                }
                 info!("{}: not reading its responses; closing", self.peer);
                 ctx.abort("the peer stopped reading");
                 self.enter_closing(ctx);
@@ -785,3 +550,5 @@ impl Protocol<Server> for Http {
 
 #[cfg(test)]
 mod tests;
+
+mod respond;

@@ -25,6 +25,15 @@ pub struct Request<'a> {
     pub keep_alive: bool,
     /// The `If-Modified-Since` date, if one was sent and parses.
     pub if_modified_since: Option<SystemTime>,
+    /// `If-None-Match` as sent (a list of entity tags, or `*`). A second
+    /// such line is ignored: at worst a 200 where a 304 would have done.
+    pub if_none_match: Option<&'a str>,
+    /// `Range` as sent; `None` too if it was sent twice (then ignored).
+    pub range: Option<&'a str>,
+    /// `If-Range` as sent (an entity tag or a date).
+    pub if_range: Option<&'a str>,
+    /// `Accept-Encoding` allows gzip: a precompressed file may be sent.
+    pub accept_gzip: bool,
     /// Bytes of body that follow the head (`Content-Length`), to be skipped.
     pub body_len: u64,
 }
@@ -228,6 +237,10 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
     let mut host = false;
     let mut body_len = None;
     let mut if_modified_since = None;
+    let mut if_none_match = None;
+    let mut if_range = None;
+    let mut ranges = (None, 0);
+    let mut gzip = Acceptable::default();
     for header in parsed.headers.iter() {
         let name = header.name;
         // Checked as text only for the few fields read here, not for every
@@ -265,6 +278,14 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
             return Err(Refusal::TransferEncoding);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             if_modified_since = httpdate::parse_http_date(text().trim()).ok();
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            if_none_match = if_none_match.or(Some(text()));
+        } else if name.eq_ignore_ascii_case("range") {
+            ranges = (Some(text()), ranges.1 + 1);
+        } else if name.eq_ignore_ascii_case("if-range") {
+            if_range = Some(text());
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            gzip.read(text());
         }
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTP/1.0 predates it.
@@ -277,8 +298,42 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
         minor,
         keep_alive: !close && (minor == 1 || keep_alive),
         if_modified_since,
+        if_none_match,
+        range: ranges.0.filter(|_| ranges.1 == 1),
+        if_range,
+        accept_gzip: gzip.accepted(),
         body_len: body_len.unwrap_or(0),
     })
+}
+
+/// What `Accept-Encoding` lines say of gzip: named (or `*`), and with a
+/// weight above zero (`gzip;q=0` refuses it).
+#[derive(Default)]
+struct Acceptable {
+    gzip: Option<bool>,
+    any: Option<bool>,
+}
+
+impl Acceptable {
+    fn read(&mut self, line: &str) {
+        for item in line.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let weight = parts
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+                .map_or(1.0, |(_, q)| q.trim().parse::<f32>().unwrap_or(0.0));
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                self.gzip = Some(weight > 0.0);
+            } else if coding == "*" {
+                self.any = Some(weight > 0.0);
+            }
+        }
+    }
+
+    fn accepted(&self) -> bool {
+        self.gzip.or(self.any).unwrap_or(false)
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +366,36 @@ mod tests {
         assert!(r.keep_alive && r.minor == 0);
         let (r, _) = complete(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
         assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn conditional_and_range_fields() {
+        let (r, _) = complete(
+            b"GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nIf-Range: \"x\"\r\n\
+              If-None-Match: \"a\", \"b\"\r\nIf-None-Match: \"c\"\r\n\r\n",
+        );
+        assert_eq!(r.range, Some("bytes=0-1"));
+        assert_eq!(r.if_range, Some("\"x\""));
+        assert_eq!(r.if_none_match, Some("\"a\", \"b\""));
+        let (r, _) =
+            complete(b"GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
+        assert_eq!(r.range, None, "two Range lines: ignored");
+        for (value, gzip) in [
+            ("gzip, deflate, br", true),
+            ("br;q=1.0, gzip;q=0.8", true),
+            ("gzip;q=0", false),
+            ("GZIP; Q=0.5", true),
+            ("*", true),
+            ("*, gzip;q=0", false),
+            ("gzip;q=0, *", false),
+            ("*;q=0", false),
+            ("deflate, br", false),
+            ("identity", false),
+        ] {
+            let head = format!("GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: {value}\r\n\r\n");
+            assert_eq!(complete(head.as_bytes()).0.accept_gzip, gzip, "{value}");
+        }
+        assert!(!complete(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").0.accept_gzip);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        206 => "Partial Content",
         301 => "Moved Permanently",
         304 => "Not Modified",
         400 => "Bad Request",
@@ -14,6 +15,7 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
@@ -67,6 +69,12 @@ impl<'b> Head<'b> {
         self
     }
 
+    /// Adds header lines written by `f` (each ending in CRLF).
+    pub fn with(self, f: impl FnOnce(&mut Vec<u8>)) -> Head<'b> {
+        f(self.0);
+        self
+    }
+
     /// Ends the head with its blank line.
     pub fn finish(self) {
         self.0.extend_from_slice(b"\r\n");
@@ -93,6 +101,7 @@ pub fn detail(status: u16) -> &'static str {
         301 => "This directory lives at the address with a trailing slash.",
         404 => "Nothing here by that name.",
         405 => "This server only answers GET and HEAD.",
+        416 => "None of the bytes asked for are in this file.",
         _ => "",
     }
 }
@@ -124,13 +133,6 @@ impl Clock {
         self.until = Some(turn + rest);
         &self.text
     }
-}
-
-/// A file's modification time as it appears in `Last-Modified`: whole
-/// seconds, which is also how `If-Modified-Since` is compared.
-pub fn whole_seconds(time: SystemTime) -> SystemTime {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 #[cfg(test)]
