@@ -112,8 +112,9 @@ fn reply_len(b: &[u8]) -> usize {
     }
 }
 
-/// An aggregate reply with its elements (a map's pairs) sorted; anything
-/// else as it is.
+/// An aggregate reply with its elements (a map's pairs) sorted, at every
+/// level (SSCAN's members sit in an array inside the reply); anything else
+/// as it is.
 fn sorted(reply: &[u8]) -> Vec<u8> {
     if !matches!(reply[0], b'*' | b'~' | b'%') {
         return reply.to_vec();
@@ -126,7 +127,11 @@ fn sorted(reply: &[u8]) -> Vec<u8> {
         if reply[0] == b'%' {
             len += reply_len(&reply[at + len..]);
         }
-        items.push(&reply[at..at + len]);
+        items.push(if reply[0] == b'%' {
+            reply[at..at + len].to_vec()
+        } else {
+            sorted(&reply[at..at + len])
+        });
         at += len;
     }
     items.sort();
