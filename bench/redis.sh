@@ -14,10 +14,15 @@
 #
 #   redis-benchmark -t TEST -n $N -c $CLIENTS (50) [-P 16] --csv
 #
-# so LPOP pops what LPUSH pushed just before. Besides requests per second
-# (the median over the reps, and resp_server / redis-server), the server's
-# CPU time over each test (from /proc/PID/task/*/schedstat) divided by N
-# gives its CPU per request, which other load on the machine disturbs less.
+# so LPOP pops what LPUSH pushed just before. An LRANGE_n test runs alone:
+# a short unmeasured LPUSH run fills the list, then redis-benchmark sends
+# the LRANGE its `-t lrange_n` would send (`LRANGE mylist 0 n-1`) N times,
+# so the figures are LRANGE's and not those of the LPUSH filler that
+# `-t lrange_n` runs first. Besides requests per second (the median over
+# the reps, and resp_server / redis-server), the server's CPU time over
+# each test (from /proc/PID/task/*/schedstat) divided by N gives its CPU
+# per request, which other load on the machine disturbs less; the CPU
+# ratio is resp_server's over redis-server's.
 # Writes bench/results/redis-DATE.md and redis-DATE-raw.txt.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -27,7 +32,7 @@ N=${N:-1000000}
 REPS=${REPS:-3}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
-TESTS=${TESTS:-ping_inline ping_mbulk set get incr lpush lpop}
+TESTS=${TESTS:-ping_inline ping_mbulk set get incr lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_300 lrange_500 lrange_600 mset}
 RESULTS=${RESULTS:-$BENCH_DIR/results}
 DATE=${DATE:-$(date +%Y-%m-%d)}
 RAW=$RESULTS/redis-$DATE-raw.txt
@@ -75,9 +80,17 @@ for rep in $(seq "$REPS"); do
         start "$server"
         for pipeline in $PIPELINES; do
             for test in $TESTS; do
+                case $test in
+                    lrange_*)
+                        taskset -c "$LOAD_CPU" redis-benchmark -p "$PORT" -t lpush -n 1000 \
+                            -c 1 -q >/dev/null || die "redis-benchmark failed against $server"
+                        what=(LRANGE mylist 0 $((${test#lrange_} - 1)))
+                        ;;
+                    *) what=(-t "$test") ;;
+                esac
                 before=$(cpu_total_ns "$PID")
-                csv=$(taskset -c "$LOAD_CPU" redis-benchmark -p "$PORT" -t "$test" \
-                    -n "$N" -c "$CLIENTS" -P "$pipeline" --csv) ||
+                csv=$(taskset -c "$LOAD_CPU" redis-benchmark -p "$PORT" -n "$N" -c "$CLIENTS" \
+                    -P "$pipeline" --csv "${what[@]}") ||
                     die "redis-benchmark failed against $server"
                 after=$(cpu_total_ns "$PID")
                 echo "$server rep=$rep P=$pipeline $csv" | tr '\n' ' ' >>"$RAW"
@@ -103,10 +116,11 @@ echo "# load average at end: $LOAD_END" >>"$RAW"
     echo "Load average $(head -3 "$RAW" | sed -n 's/.*load average at start: //p') at start, $LOAD_END at end"
     echo "(other work on this $(nproc)-CPU machine shares the cores: compare the CPU columns too)."
     echo "Ratio: resp_server / redis-server of the median req/s; ratio of bests: of the best rep of each;"
-    echo "CPU ns/req: the server's on-CPU time over the test divided by the requests (median)."
+    echo "CPU ns/req: the server's on-CPU time over the test divided by the requests (median);"
+    echo "CPU ratio: resp_server's CPU ns/req over redis-server's."
     echo
-    echo "| test | -P | resp_server req/s | redis-server req/s | ratio | ratio of bests | resp_server CPU ns/req | redis-server CPU ns/req |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| test | -P | resp_server req/s | redis-server req/s | ratio | ratio of bests | resp_server CPU ns/req | redis-server CPU ns/req | CPU ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -v tests="$TESTS" -v pipelines="$PIPELINES" '
         function median(list,    n, a, i, j, t) {
             n = split(list, a, " ")
@@ -127,8 +141,9 @@ echo "# load average at end: $LOAD_END" >>"$RAW"
                 k1 = "resp_server" SUBSEP ps[p] SUBSEP ts[t]
                 k2 = "redis-server" SUBSEP ps[p] SUBSEP ts[t]
                 a = median(rps[k1]); b = median(rps[k2]); ba = best(rps[k1]); bb = best(rps[k2])
-                printf "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.0f | %.0f |\n", toupper(ts[t]), ps[p], a, b,
-                    (b > 0 ? a / b : 0), (bb > 0 ? ba / bb : 0), median(cpu[k1]), median(cpu[k2])
+                ca = median(cpu[k1]); cb = median(cpu[k2])
+                printf "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f |\n", toupper(ts[t]), ps[p], a, b,
+                    (b > 0 ? a / b : 0), (bb > 0 ? ba / bb : 0), ca, cb, (cb > 0 ? ca / cb : 0)
             }
         }' "$WORK/runs"
 } >"$OUT"

@@ -35,7 +35,7 @@ N=${N:-20000}
 BASE=${BASE:-1000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
-TESTS=${TESTS:-ping_inline ping_mbulk set get incr lpush lpop}
+TESTS=${TESTS:-ping_inline ping_mbulk set get incr lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_300 lrange_500 lrange_600 mset}
 SERVERS=${SERVERS:-resp_server redis-server}
 IDLE_SECS=${IDLE_SECS:-2}
 # A run that takes longer than this under valgrind is stuck.
@@ -99,12 +99,18 @@ dump() {
 }
 
 # bench PIPELINE TEST REQUESTS: one redis-benchmark run; prints its seconds.
+# LRANGE_n is sent as the command `-t lrange_n` sends (see bench/redis.sh),
+# without the LPUSH run that comes first with `-t`.
 bench() {
-    local t0 t1
+    local t0 t1 what
+    case $2 in
+        lrange_*) what=(LRANGE mylist 0 $((${2#lrange_} - 1))) ;;
+        *) what=(-t "$2") ;;
+    esac
     t0=$(date +%s.%N)
     timeout -s KILL "$RUN_TIMEOUT" taskset -c "$LOAD_CPU" redis-benchmark -p "$PORT" \
-        -t "$2" -n "$3" -c "$CLIENTS" -P "$1" --csv >"$WORK/csv" ||
-        die "redis-benchmark -t $2 -n $3 -P $1 failed"
+        -n "$3" -c "$CLIENTS" -P "$1" --csv "${what[@]}" >"$WORK/csv" ||
+        die "redis-benchmark $2 -n $3 -P $1 failed"
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
 }
@@ -124,6 +130,13 @@ for server in $SERVERS; do
         idle=$(dump "$server" "idle")
         rate=$(awk -v i="$idle" -v s="$IDLE_SECS" 'BEGIN {printf "%.0f", i / s}')
         for test in $TESTS; do
+            case $test in
+                lrange_*)
+                    # The list LRANGE reads, filled before the counters start.
+                    taskset -c "$LOAD_CPU" redis-benchmark -p "$PORT" -t lpush -n 1000 -c 1 -q \
+                        >/dev/null || die "filling the list failed"
+                    ;;
+            esac
             callgrind_control -z "$PID" >/dev/null 2>&1 || die "callgrind_control -z failed"
             tb=$(bench "$pipeline" "$test" "$BASE")
             ib=$(dump "$server" "$test-P$pipeline-base")
@@ -161,7 +174,7 @@ done
     echo "$((N - BASE)); each server under \`valgrind --tool=callgrind\` on CPU $SERVER_CPU, redis-benchmark on CPU $LOAD_CPU."
     echo "Timers' instructions per second (measured idle over $IDLE_SECS s) times the extra run time are taken out"
     echo "(\"timers\" column: how much that was per request, already subtracted)."
-    echo "resp_server at commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src examples/resp_server 2>/dev/null || echo ' with changes in the working tree'), release build;"
+    echo "resp_server at commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src examples/resp_server.rs examples/lib 2>/dev/null || echo ' with changes in the working tree'), release build;"
     echo "$(redis-server --version | cut -d' ' -f1-3); valgrind $(valgrind --version | sed 's/valgrind-//')."
     echo
     echo "| test | -P | resp_server instr/req | redis-server instr/req | resp / redis | timers resp / redis |"

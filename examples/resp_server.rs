@@ -1,5 +1,6 @@
-//! An in-memory key-value server speaking Redis's protocol (RESP2), on one
-//! thread: unmodified `redis-cli` and `redis-benchmark` work against it.
+//! An in-memory data store speaking Redis's protocol (RESP2 and RESP3), on
+//! one thread: unmodified `redis-cli`, `redis-benchmark` and client
+//! libraries such as redis-py work against it.
 //!
 //! ```text
 //! cargo run --release --example resp_server
@@ -19,15 +20,17 @@
 //!
 //! How it works: `sockloop_examples::resp` (`examples/lib/src/resp/`).
 
-use std::time::Instant;
-
 use clap::Parser as _;
 use sockloop::Config;
-use sockloop_examples::resp::{Connection, Db, EXPIRE_BUDGET, EXPIRE_EVERY};
+use sockloop_examples::resp::{self, Connection, CountingAllocator, State};
 use sockloop_examples::server;
 
+/// INFO's `used_memory` is what this counts.
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
 #[derive(clap::Parser)]
-#[command(about = "In-memory key-value server speaking RESP2, on the sockloop reactor")]
+#[command(about = "In-memory data store speaking Redis's protocol, on the sockloop reactor")]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:6380")]
@@ -53,18 +56,11 @@ fn main() {
         max_connections: args.maxclients,
         ..Config::default()
     };
-    let mut server = server::listen(Db::new(), config, &args.addr, Connection::default);
+    let mut server = server::listen(State::new(), config, &args.addr, Connection::default);
     if let (Some(addr), Some(tls)) = (&args.tls_addr, args.tls.config(&[])) {
         server.also_listen_tls(addr, tls, Connection::default);
     }
-    server.reactor.call_every(EXPIRE_EVERY, |ctx| {
-        let now = ctx.shared_ref().now_ms(ctx.now());
-        let deleted = ctx
-            .shared()
-            .expire_cycle(now, Instant::now() + EXPIRE_BUDGET);
-        if deleted > 0 {
-            log::debug!("expired {deleted} keys");
-        }
-    });
+    // Active expiry and the ops/s sample.
+    server.reactor.call_every(resp::CRON_EVERY, resp::cron);
     server.run();
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sockloop::harness::Harness;
-use sockloop_examples::resp::{Connection, Db};
+use sockloop_examples::resp::{Connection, State};
 
 /// Counts the bytes allocated and not yet freed, to bound the server's memory.
 struct Counting;
@@ -168,7 +168,7 @@ fn check_replies(out: &[u8]) {
 /// replies at a time, then (if `eof`) the end of the stream. Returns the
 /// replies, and checks memory between reads.
 fn session(reads: &[&[u8]], window: usize, eof: bool, limit: usize) -> (Vec<u8>, bool) {
-    let mut h = Harness::with_state(Db::new(), Connection::default());
+    let mut h = Harness::with_state(State::new(), Connection::default());
     // A stopped clock: times to live read the same in both runs.
     h.advance(Duration::ZERO);
     h.set_peer_window(Some(window));
@@ -188,7 +188,7 @@ fn session(reads: &[&[u8]], window: usize, eof: bool, limit: usize) -> (Vec<u8>,
 
 /// The peer reads what it is sent, a window at a time, and the paused
 /// connection's resume timer runs, until nothing more comes.
-fn drain(h: &mut Harness<Db>, out: &mut Vec<u8>, base: usize, limit: usize) {
+fn drain(h: &mut Harness<State>, out: &mut Vec<u8>, base: usize, limit: usize) {
     loop {
         let held = LIVE
             .load(Ordering::Relaxed)

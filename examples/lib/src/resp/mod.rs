@@ -1,13 +1,15 @@
-//! The resp_server protocol: an in-memory key-value store speaking
-//! Redis's protocol (RESP2). The program and its flags are
+//! The resp_server protocol: an in-memory data store speaking Redis's
+//! protocol, RESP2 and RESP3. The program and its flags are
 //! `examples/resp_server.rs`.
 //!
 //! What it does, and how:
-//! - Commands: PING ECHO SET (EX PX EXAT PXAT NX XX KEEPTTL GET) GET DEL
-//!   EXISTS INCR DECR INCRBY DECRBY MSET MGET EXPIRE (NX XX GT LT) TTL LPUSH
-//!   RPUSH LPOP RPOP LRANGE LLEN SADD SPOP HSET HGET DBSIZE FLUSHALL QUIT,
-//!   and enough of COMMAND, CONFIG GET and HELLO for Redis's own tools.
-//!   Names are case-insensitive; replies and error texts are Redis 7's.
+//! - Redis 7.0's commands on strings, lists, sets, hashes and sorted sets,
+//!   keys and their times to live, 16 databases, transactions (MULTI/EXEC
+//!   with WATCH), pub/sub, blocking pops, and the connection and server
+//!   commands clients and tools use (HELLO, CLIENT, INFO, SCAN, COMMAND
+//!   DOCS...). Replies and error texts are Redis 7.0's, byte for byte, in
+//!   RESP2 or, after `HELLO 3`, RESP3 (maps, sets, doubles, nulls, pushes).
+//!   The list is the command table in `commands/mod.rs`.
 //! - Requests in both forms, multibulk and inline (`PING\r\n`, with Redis's
 //!   quoting), pipelined and split at any byte. Arguments are parsed as
 //!   slices of the reactor's input buffer and the command runs on them, so
@@ -26,57 +28,83 @@
 //!   piles up replies in memory. A reply that leaves more than
 //!   `--max-output` waiting (a huge GET or LRANGE the client does not take
 //!   fast enough) costs the client its connection, as Redis's
-//!   `client-output-buffer-limit` does.
+//!   `client-output-buffer-limit` does; a subscriber is cut off at the
+//!   pub/sub limits (32 MiB, or 8 MiB for 60 s).
+//! - A client blocked in BLPOP keeps its connection, whose further input
+//!   waits unprocessed until a push serves it or its timer fires.
 //!
-//! The files: `mod.rs` the connection (parse, run, reply, flow control),
-//! `parser.rs` requests, `commands.rs` and `collections.rs` the commands,
-//! `store.rs` the keyspace and expiry, `reply.rs` RESP replies.
+//! The files: `mod.rs` the connection (parse, run, reply, flow control,
+//! waiting); `parser.rs` requests; `commands/` the commands, one file per
+//! kind; `state.rs` what connections share, `client.rs` one client's
+//! session, `store.rs` a database, `dict.rs`, `zset.rs` and `bytes.rs` the
+//! data structures; `reply.rs` RESP2/RESP3 encoding, `int.rs`, `float.rs`
+//! and `bigint.rs` numbers as Redis reads and writes them; `glob.rs`
+//! patterns; `memory.rs` INFO's memory figure.
 
-mod collections;
+mod bigint;
+mod bytes;
+mod client;
 mod commands;
-mod parser;
+mod dict;
+mod float;
+mod glob;
+mod int;
+pub mod memory;
+pub mod parser;
 pub mod reactor_info;
 mod reply;
+mod rng;
+mod state;
 mod store;
+mod zset;
 
-use commands::{Call, Flow, execute};
-use parser::{Parser, Step};
-use reply::Reply;
-use sockloop::{Ctx, Protocol};
 use std::io;
 use std::time::Duration;
 
-pub use store::Db;
+use commands::{Call, Flow, blocking, execute};
+use parser::{Parser, Step};
+use reply::Reply;
+use sockloop::{Ctx, Protocol};
+
+pub use memory::CountingAllocator;
+pub use state::{CRON_EVERY, DATABASES, EXPIRE_BUDGET, PubSubLimits, State, cron};
 
 /// Replies are handed to the reactor when this much is encoded...
 const FLUSH_AT: usize = 16 * 1024;
 /// ...and no further commands are run while more than this waits for the
 /// client; reading resumes once it drained.
 const PAUSE_AT: usize = 256 * 1024;
-/// How often the active expiry runs, and for how long at most.
-pub const EXPIRE_EVERY: Duration = Duration::from_millis(100);
-pub const EXPIRE_BUDGET: Duration = Duration::from_millis(5);
 
-/// `timer_fired` id: try to resume reading after a pause for output.
+/// `timer_fired` ids: try to resume reading after a pause for output...
 const RESUME: u64 = 1;
+/// ...a wait in BLPOP ended (another client served it): read on...
+pub(crate) const WAKE: u64 = 2;
+/// ...and from here up, one id per wait: its timeout.
+const WAIT_TIMEOUT: u64 = 1 << 32;
 
-/// One client connection: its parser state and its pending replies.
+/// One client connection: its parser state and its pending replies. Its
+/// session (database, protocol, transaction, subscriptions) is in the
+/// shared [`State`], where other connections can reach it.
 #[derive(Default)]
 pub struct Connection {
     parser: Parser,
     out: Reply,
-    /// The id HELLO reports.
-    id: u64,
+    /// This client's slot in `State::clients`.
+    slot: usize,
+    /// The selected database (kept here too: every command needs it).
+    db: usize,
     /// We stopped reading because replies piled up.
     paused: bool,
     /// The reactor stopped reading because output passed its high watermark.
     write_paused: bool,
+    /// The timer id of the current wait's timeout.
+    wait_timer: u64,
 }
 
 impl Connection {
     /// Hands the encoded replies to the reactor; a buffer a big reply grew
     /// is not kept.
-    fn flush(&mut self, ctx: &mut Ctx<'_, Db>) {
+    fn flush(&mut self, ctx: &mut Ctx<'_, State>) {
         if !self.out.buf.is_empty() {
             ctx.write(&self.out.buf);
             self.out.buf.clear();
@@ -86,20 +114,58 @@ impl Connection {
         }
     }
 
-    fn resume(&mut self, ctx: &mut Ctx<'_, Db>) {
+    fn resume(&mut self, ctx: &mut Ctx<'_, State>) {
         if self.paused && !self.write_paused {
             self.paused = false;
             ctx.resume_reading();
         }
     }
-}
 
-impl Protocol<Db> for Connection {
-    fn connection_made(&mut self, ctx: &mut Ctx<'_, Db>) {
-        self.id = ctx.shared().next_client_id();
+    /// Reads on, the input left waiting included: stop reading, then resume
+    /// (resuming hands back what is buffered), unless output flow control
+    /// holds reading anyway (then `resume_writing` resumes).
+    fn read_on(&mut self, ctx: &mut Ctx<'_, State>) {
+        self.paused = true;
+        ctx.pause_reading();
+        self.resume(ctx);
     }
 
-    fn data_received(&mut self, ctx: &mut Ctx<'_, Db>, data: &[u8]) -> usize {
+    /// BLPOP and friends found nothing: arm the timeout, if any.
+    fn wait(&mut self, ctx: &mut Ctx<'_, State>, timeout: Option<Duration>) {
+        let Some(timeout) = timeout else {
+            return;
+        };
+        self.wait_timer = self.wait_timer.max(WAIT_TIMEOUT) + 1;
+        let timer = ctx.set_timer(timeout, self.wait_timer);
+        if let Some(blocked) = ctx
+            .shared()
+            .clients
+            .get_mut(self.slot)
+            .and_then(|c| c.blocked.as_mut())
+        {
+            blocked.timer = Some(timer);
+        }
+    }
+}
+
+impl Protocol<State> for Connection {
+    fn connection_made(&mut self, ctx: &mut Ctx<'_, State>) {
+        let now = ctx.shared_ref().now_ms(ctx.now());
+        let addr = ctx.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = ctx.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let token = ctx.token();
+        let state = ctx.shared();
+        self.slot = state.add_client(token, now);
+        let client = &mut state.clients[self.slot];
+        client.addr = addr;
+        client.laddr = laddr;
+    }
+
+    fn data_received(&mut self, ctx: &mut Ctx<'_, State>, data: &[u8]) -> usize {
+        // Waiting in BLPOP: what the client sends waits too.
+        if ctx.shared_ref().clients[self.slot].blocked.is_some() {
+            return 0;
+        }
         let now = ctx.shared_ref().now_ms(ctx.now());
         let mut pos = 0;
         let mut close = false;
@@ -107,18 +173,31 @@ impl Protocol<Db> for Connection {
             let buf = &data[pos..];
             match self.parser.parse(buf) {
                 Step::Command(used) => {
-                    let flow = execute(&mut Call {
-                        db: ctx.shared(),
+                    let mut call = Call {
+                        ctx: &mut *ctx,
                         args: &mut self.parser.args(buf),
                         out: &mut self.out,
                         now,
-                        client: self.id,
-                    });
+                        slot: self.slot,
+                        db: self.db,
+                        flow: Flow::Continue,
+                        in_exec: false,
+                    };
+                    execute(&mut call);
+                    let (flow, db) = (call.flow, call.db);
+                    self.db = db;
                     self.parser.done();
                     pos += used;
-                    if flow == Flow::Close {
-                        close = true;
-                        break;
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Close => {
+                            close = true;
+                            break;
+                        }
+                        Flow::Block(timeout) => {
+                            self.wait(ctx, timeout);
+                            break;
+                        }
                     }
                     if self.out.buf.len() >= FLUSH_AT {
                         self.flush(ctx);
@@ -152,27 +231,39 @@ impl Protocol<Db> for Connection {
         pos
     }
 
-    fn pause_writing(&mut self, _ctx: &mut Ctx<'_, Db>) {
+    fn pause_writing(&mut self, _ctx: &mut Ctx<'_, State>) {
         self.write_paused = true;
     }
 
-    fn resume_writing(&mut self, ctx: &mut Ctx<'_, Db>) {
+    fn resume_writing(&mut self, ctx: &mut Ctx<'_, State>) {
         self.write_paused = false;
         self.resume(ctx);
     }
 
-    /// After a pause for output: if the reactor took the replies without
-    /// pausing the connection, nothing else will wake us, so go on now.
-    fn timer_fired(&mut self, ctx: &mut Ctx<'_, Db>, id: u64) {
-        if id == RESUME {
-            self.resume(ctx);
+    fn timer_fired(&mut self, ctx: &mut Ctx<'_, State>, id: u64) {
+        match id {
+            // After a pause for output: if the reactor took the replies
+            // without pausing the connection, nothing else will wake us.
+            RESUME => self.resume(ctx),
+            WAKE => self.read_on(ctx),
+            id if id == self.wait_timer
+                && id > WAIT_TIMEOUT
+                && blocking::timed_out(ctx, self.slot, &mut self.out) =>
+            {
+                self.flush(ctx);
+                self.read_on(ctx);
+            }
+            _ => {}
         }
     }
 
-    fn connection_lost(&mut self, _ctx: &mut Ctx<'_, Db>, reason: Option<io::Error>) {
+    fn connection_lost(&mut self, ctx: &mut Ctx<'_, State>, reason: Option<io::Error>) {
+        let state = ctx.shared();
         if let Some(e) = reason {
-            log::debug!("client {}: {e}", self.id);
+            let id = state.clients.get(self.slot).map_or(0, |c| c.id);
+            log::debug!("client {id}: {e}");
         }
+        state.remove_client(self.slot);
     }
 }
 

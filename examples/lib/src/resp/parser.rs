@@ -12,7 +12,8 @@
 //! stays small and a value's storage grows only as its bytes come in, never
 //! to a length the peer merely claims.
 
-use crate::resp::reply::{Reply, parse_i64};
+use crate::resp::int::parse_i64;
+use crate::resp::reply::Reply;
 
 /// Largest bulk argument (Redis's `proto-max-bulk-len`).
 pub const MAX_BULK: i64 = 512 * 1024 * 1024;
@@ -168,11 +169,21 @@ impl Parser {
 
     /// The command was run: get ready for the next one. Buffers an unusually
     /// big command grew are let go of, so an idle connection stays small.
+    #[inline]
     pub fn done(&mut self) {
-        self.mode = Mode::Multibulk;
+        let mode = std::mem::take(&mut self.mode);
         self.expected = 0;
         self.cursor = 0;
         self.spans.clear();
+        // Only a streamed command, or an unusually big one, leaves anything
+        // else to clear or give back.
+        if mode == Mode::Streaming || self.spans.capacity() > 64 || self.arena.capacity() > 4096 {
+            self.release();
+        }
+    }
+
+    #[cold]
+    fn release(&mut self) {
         self.owned.clear();
         if self.spans.capacity() > 64 {
             self.spans = Vec::new();
@@ -433,11 +444,17 @@ pub enum Args<'a> {
 }
 
 impl Args<'_> {
+    /// Number of arguments, the command name included.
     pub fn len(&self) -> usize {
         match self {
             Args::Spans(_, spans) => spans.len(),
             Args::Owned(owned) => owned.len(),
         }
+    }
+
+    /// Whether there are none (never, for a parsed command).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Argument `i` (the command name is 0). Panics past `len()`: commands

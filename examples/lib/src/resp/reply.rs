@@ -1,27 +1,58 @@
-//! RESP2 replies, encoded into a buffer the connection reuses: simple
-//! strings, errors, integers, bulk strings, nil, arrays.
+//! Replies, encoded into a buffer the connection reuses, in the protocol
+//! the client chose: RESP2, or RESP3 after `HELLO 3`.
+//!
+//! RESP3 gives types RESP2 flattens: a map (`%`) is an array of pairs in
+//! RESP2, a set (`~`) an array, a double (`,`) a bulk string, null (`_`)
+//! `$-1` or `*-1`, a push (`>`, pub/sub messages) an array, a verbatim
+//! string (`=`, INFO) a bulk string. Commands say which they mean, and
+//! the connection's [`Reply`] writes it as its client reads it.
+
+use crate::resp::float::format_f64;
+use crate::resp::int::format_i64;
 
 /// A connection's pending replies. The buffer keeps its capacity between
 /// requests, so encoding a reply allocates nothing.
 #[derive(Default)]
 pub struct Reply {
+    /// The encoded bytes not yet handed to the reactor.
     pub buf: Vec<u8>,
+    /// The client speaks RESP3.
+    pub resp3: bool,
 }
 
 pub const OK: &[u8] = b"+OK\r\n";
 pub const PONG: &[u8] = b"+PONG\r\n";
-pub const NIL: &[u8] = b"$-1\r\n";
-pub const NULL_ARRAY: &[u8] = b"*-1\r\n";
+pub const QUEUED: &[u8] = b"+QUEUED\r\n";
 pub const EMPTY_ARRAY: &[u8] = b"*0\r\n";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_A_FLOAT: &str = "ERR value is not a valid float";
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub const SYNTAX: &str = "ERR syntax error";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OUT_OF_RANGE: &str = "ERR index out of range";
 
 impl Reply {
+    /// A reply buffer for a client speaking RESP2.
+    pub fn new() -> Reply {
+        Reply::default()
+    }
+
     /// Bytes already encoded.
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.raw(OK);
+    }
+
+    /// A simple string: `+text`.
+    pub fn simple(&mut self, text: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// An error reply; `msg` starts with its code (`ERR`, `WRONGTYPE`).
@@ -55,8 +86,69 @@ impl Reply {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// A bulk string of an integer's digits.
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut digits = [0; 20];
+        self.bulk(format_i64(n, &mut digits));
+    }
+
     pub fn array(&mut self, len: usize) {
         self.header(b'*', len as i64);
+    }
+
+    /// A map of `len` pairs (then `2 * len` replies, key, value, ...).
+    pub fn map(&mut self, len: usize) {
+        if self.resp3 {
+            self.header(b'%', len as i64);
+        } else {
+            self.header(b'*', 2 * len as i64);
+        }
+    }
+
+    /// A set of `len` members.
+    pub fn set(&mut self, len: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, len as i64);
+    }
+
+    /// A push of `len` elements (pub/sub messages).
+    pub fn push(&mut self, len: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, len as i64);
+    }
+
+    /// A missing value: `$-1`, or RESP3's null.
+    pub fn null(&mut self) {
+        self.raw(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+    }
+
+    /// A missing array: `*-1`, or RESP3's null.
+    pub fn null_array(&mut self) {
+        self.raw(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
+    /// A double as `%.17g`: RESP3's double, or a bulk string.
+    pub fn double(&mut self, v: f64) {
+        let mut buf = [0; 32];
+        let text = format_f64(v, &mut buf);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// Text for people (INFO, CLIENT LIST): RESP3's verbatim string marked
+    /// `txt`, or a bulk string.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
     }
 
     /// `prefix`, the number in decimal, CRLF.
@@ -68,113 +160,12 @@ impl Reply {
     }
 }
 
-/// Formats `n` in decimal into the end of `buf` without allocating (the
-/// `itoa` idea: digits from the right, two at a time).
-pub fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut v = n.unsigned_abs();
-    let mut at = buf.len();
-    while v >= 100 {
-        let pair = (v % 100) as usize * 2;
-        v /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if v >= 10 {
-        let pair = v as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + v as u8;
-    }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    &buf[at..]
-}
-
-/// Redis's `string2ll`: a strict decimal i64. No sign but a leading `-`, no
-/// spaces, no leading zeros ("01", "-0"), nothing out of range.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s {
-        [b'0'] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') if digits.len() <= 19 => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        0i64.checked_sub_unsigned(v)
-    } else {
-        i64::try_from(v).ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn integers_format_like_display() {
-        let mut buf = [0; 20];
-        for n in [
-            0,
-            7,
-            -7,
-            10,
-            99,
-            100,
-            12345,
-            -100000,
-            i64::MAX,
-            i64::MIN,
-            i64::MIN + 1,
-        ] {
-            assert_eq!(format_i64(n, &mut buf), n.to_string().as_bytes());
-        }
-    }
-
-    #[test]
-    fn integers_parse_as_strictly_as_redis() {
-        for (s, want) in [
-            ("0", Some(0)),
-            ("12", Some(12)),
-            ("-12", Some(-12)),
-            ("9223372036854775807", Some(i64::MAX)),
-            ("-9223372036854775808", Some(i64::MIN)),
-            ("9223372036854775808", None),
-            ("-9223372036854775809", None),
-            ("99999999999999999999", None),
-            ("01", None),
-            ("-0", None),
-            ("+1", None),
-            (" 1", None),
-            ("1 ", None),
-            ("-", None),
-            ("", None),
-            ("1x", None),
-        ] {
-            assert_eq!(parse_i64(s.as_bytes()), want, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn replies_are_resp2() {
+    fn replies_are_resp2_unless_the_client_asked_for_resp3() {
         let mut r = Reply::default();
         r.int(-3);
         r.bulk(b"hi");
@@ -182,9 +173,31 @@ mod tests {
         r.array(2);
         r.error("ERR x");
         r.error_quoting(&[b"ERR '", b"a\r\nb", b"'"]);
+        r.map(1);
+        r.set(2);
+        r.null();
+        r.null_array();
+        r.double(1.5);
+        r.verbatim(b"a:1");
         assert_eq!(
-            r.buf,
-            b":-3\r\n$2\r\nhi\r\n$0\r\n\r\n*2\r\n-ERR x\r\n-ERR 'a  b'\r\n"
+            String::from_utf8_lossy(&r.buf),
+            ":-3\r\n$2\r\nhi\r\n$0\r\n\r\n*2\r\n-ERR x\r\n-ERR 'a  b'\r\n\
+             *2\r\n*2\r\n$-1\r\n*-1\r\n$3\r\n1.5\r\n$3\r\na:1\r\n"
+        );
+        let mut r = Reply {
+            resp3: true,
+            ..Reply::default()
+        };
+        r.map(1);
+        r.set(2);
+        r.push(3);
+        r.null();
+        r.null_array();
+        r.double(1.5);
+        r.verbatim(b"a:1");
+        assert_eq!(
+            String::from_utf8_lossy(&r.buf),
+            "%1\r\n~2\r\n>3\r\n_\r\n_\r\n,1.5\r\n=7\r\ntxt:a:1\r\n"
         );
     }
 }

@@ -1,102 +1,84 @@
-//! The keyspace: one hash map from key to value, the keys with a time to
-//! live, and the two ways they expire (lazily when touched, and by sampling
-//! on a timer, as Redis's `activeExpireCycle` does).
+//! One database: the keyspace, the keys with a time to live and the two
+//! ways they expire (lazily when touched, and by sampling on a timer, as
+//! Redis's `activeExpireCycle` does), and the two things other clients
+//! hang on its keys: WATCH flags and clients blocked in BLPOP.
 
-use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::ops::Deref;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::Instant;
 
-/// Strings up to this long live inside the `Bytes` itself, so the typical
-/// key (`user:1000`) or small value (`xxx`, a counter) costs no allocation.
-pub const INLINE: usize = 22;
-
-/// A binary-safe string, stored inline when it is short.
-///
-/// `Hash` and `Eq` are those of `[u8]`, so a map keyed by `Bytes` is looked
-/// up with the `&[u8]` argument straight from the request buffer.
-#[derive(Clone)]
-pub enum Bytes {
-    Inline { len: u8, data: [u8; INLINE] },
-    Heap(Box<[u8]>),
-}
-
-impl Bytes {
-    pub fn new(s: &[u8]) -> Bytes {
-        if s.len() <= INLINE {
-            let mut data = [0; INLINE];
-            data[..s.len()].copy_from_slice(s);
-            Bytes::Inline {
-                len: s.len() as u8,
-                data,
-            }
-        } else {
-            Bytes::Heap(s.into())
-        }
-    }
-
-    /// Takes a buffer that is already exactly as large as its contents (a
-    /// streamed argument) without copying it.
-    pub fn from_vec(v: Vec<u8>) -> Bytes {
-        if v.len() <= INLINE {
-            Bytes::new(&v)
-        } else {
-            Bytes::Heap(v.into_boxed_slice())
-        }
-    }
-
-    /// Overwrites the contents, reusing the storage when the new value fits
-    /// it (SET on an existing key allocates nothing then).
-    pub fn assign(&mut self, s: &[u8]) {
-        match self {
-            Bytes::Heap(b) if b.len() == s.len() => b.copy_from_slice(s),
-            _ => *self = Bytes::new(s),
-        }
-    }
-}
-
-impl Deref for Bytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Inline { len, data } => &data[..usize::from(*len)],
-            Bytes::Heap(b) => b,
-        }
-    }
-}
-
-impl Borrow<[u8]> for Bytes {
-    fn borrow(&self) -> &[u8] {
-        self
-    }
-}
-
-impl Hash for Bytes {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (**self).hash(state);
-    }
-}
-
-impl PartialEq for Bytes {
-    fn eq(&self, other: &Bytes) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Bytes {}
+use crate::resp::bytes::Bytes;
+use crate::resp::dict::Dict;
+use crate::resp::rng::Rng;
+use crate::resp::zset::ZSet;
 
 /// What a key holds. The collections are boxed on purpose (one more
 /// allocation per collection) so that the common case, a string, keeps every
-/// entry of the keyspace small: 40 bytes instead of 64.
+/// entry of the keyspace small.
 #[allow(clippy::box_collection)]
 pub enum Value {
     Str(Bytes),
     List(Box<VecDeque<Bytes>>),
-    Set(Box<HashSet<Bytes>>),
-    Hash(Box<HashMap<Bytes, Bytes>>),
+    Set(Box<Dict<()>>),
+    Hash(Box<Dict<Bytes>>),
+    ZSet(Box<ZSet>),
+}
+
+impl Value {
+    /// The name TYPE replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Hash(_) => "hash",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The list, if it is one.
+    pub fn as_list(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        match self {
+            Value::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    /// The set, if it is one.
+    pub fn as_set(&mut self) -> Option<&mut Dict<()>> {
+        match self {
+            Value::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    /// The hash, if it is one.
+    pub fn as_hash(&mut self) -> Option<&mut Dict<Bytes>> {
+        match self {
+            Value::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, if it is one.
+    pub fn as_zset(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// A deep copy (COPY).
+    pub fn duplicate(&self) -> Value {
+        match self {
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
+        }
+    }
 }
 
 /// `expire_at` for a key without a time to live: never reached.
@@ -131,19 +113,34 @@ impl Entry {
 const SAMPLE: usize = 20;
 const STALE_PERCENT: usize = 25;
 
-/// The whole keyspace, shared by every connection (`Reactor::with_state`).
-///
-/// The map uses std's SipHash with a random key on purpose: keys come from
-/// the network, and a fixed fast hash (FxHash) lets a client choose keys
-/// that all collide. Redis makes the same choice (SipHash in `dict.c`).
+/// A key holds another type than the command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// A WATCHing client's flag: set when one of its keys changes.
+pub type WatchFlag = Rc<Cell<bool>>;
+
+/// One of the server's databases (SELECT picks one per connection).
 pub struct Db {
-    map: HashMap<Bytes, Entry>,
+    map: Dict<Entry>,
     /// The keys with a time to live, so the expiry cycle can sample them at
-    /// random (std's map cannot pick a random entry).
+    /// random.
     volatile: Vec<Bytes>,
-    clock: Clock,
-    rng: u64,
-    clients: u64,
+    /// Sum of the expiry times of `volatile`'s keys (INFO's `avg_ttl`).
+    expire_sum: i128,
+    pub rng: Rng,
+    /// WATCHed keys and the flags of the clients watching each.
+    watched: HashMap<Bytes, Vec<WatchFlag>>,
+    /// Keys clients wait on in BLPOP/BRPOP/BLMOVE, with the waiting
+    /// clients' slots in arrival order.
+    pub blocking: HashMap<Bytes, VecDeque<usize>>,
+    /// Keys in `blocking` that became lists since the last look.
+    pub ready: Vec<Bytes>,
+    /// Lookups of a key by a reading command that found it, or not.
+    pub hits: u64,
+    pub misses: u64,
+    /// Keys deleted because their time was up.
+    pub expired: u64,
 }
 
 impl Default for Db {
@@ -154,34 +151,23 @@ impl Default for Db {
 
 impl Db {
     pub fn new() -> Db {
-        // A random seed from std's per-process random hasher keys.
-        let seed = RandomState::new().hash_one(0x5eed_u64) | 1;
         Db {
-            map: HashMap::new(),
+            map: Dict::new(),
             volatile: Vec::new(),
-            clock: Clock::new(),
-            rng: seed,
-            clients: 0,
+            expire_sum: 0,
+            rng: Rng::new(),
+            watched: HashMap::new(),
+            blocking: HashMap::new(),
+            ready: Vec::new(),
+            hits: 0,
+            misses: 0,
+            expired: 0,
         }
     }
 
-    /// Unix time in milliseconds at `at` (the reactor's turn time).
-    pub fn now_ms(&self, at: Instant) -> i64 {
-        self.clock.unix_ms(at)
-    }
-
-    /// A new client id (HELLO reports it).
-    pub fn next_client_id(&mut self) -> u64 {
-        self.clients += 1;
-        self.clients
-    }
-
-    /// A xorshift64* step: good enough to pick samples and set members.
+    /// A random number (samples, members, seeds).
     pub fn random(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.rng.next()
     }
 
     /// Number of keys (including expired ones no one has touched yet, as
@@ -196,56 +182,134 @@ impl Db {
     }
 
     /// Keys that have a time to live.
-    #[cfg(test)]
     pub fn volatile_len(&self) -> usize {
         self.volatile.len()
     }
 
+    /// The average time to live left of the keys that have one, in ms (0
+    /// when none has).
+    pub fn avg_ttl(&self, now: i64) -> i64 {
+        if self.volatile.is_empty() {
+            return 0;
+        }
+        let avg = self.expire_sum / self.volatile.len() as i128 - i128::from(now);
+        avg.max(0) as i64
+    }
+
+    /// Deletes every key (FLUSHDB); WATCHers of keys that existed are told.
     pub fn clear(&mut self) {
-        self.map = HashMap::new();
+        if !self.watched.is_empty() {
+            for (key, flags) in &self.watched {
+                if self.map.contains_key(key) {
+                    flags.iter().for_each(|f| f.set(true));
+                }
+            }
+        }
+        self.map = Dict::new();
         self.volatile = Vec::new();
+        self.expire_sum = 0;
     }
 
     /// The live entry for `key`, deleting it first if its time is up (lazy
     /// expiry).
+    #[inline]
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        // With no key under a time to live there is nothing to expire, and
-        // the lookup is a single probe.
-        if !self.volatile.is_empty() {
-            let expired = self.map.get(key)?.expire_at <= now;
-            if expired {
-                self.remove(key);
-                return None;
-            }
+        let at = self.map.find(key)?;
+        // With no key under a time to live there is nothing to expire.
+        if !self.volatile.is_empty() && self.map.value_at(at).expire_at <= now {
+            self.expire_now(key);
+            return None;
         }
-        self.map.get_mut(key)
+        Some(self.map.value_at_mut(at))
     }
 
-    /// The live entry for `key`, or a new one made by `make`.
+    /// The live entry for `key`, changing nothing (an expired key reads as
+    /// missing but stays until something deletes it).
+    pub fn peek(&self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.map.get(key).filter(|e| e.expire_at > now)
+    }
+
+    /// Whether `key` is there but its time is up (not yet deleted).
+    pub fn is_expired(&self, key: &[u8], now: i64) -> bool {
+        self.map.get(key).is_some_and(|e| e.expire_at <= now)
+    }
+
+    /// `get` for a command that reads the key: counted in INFO's
+    /// `keyspace_hits` and `keyspace_misses`.
+    #[inline]
+    pub fn read(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let Some(at) = self.map.find(key) else {
+            self.misses += 1;
+            return None;
+        };
+        if !self.volatile.is_empty() && self.map.value_at(at).expire_at <= now {
+            self.expire_now(key);
+            self.misses += 1;
+            return None;
+        }
+        self.hits += 1;
+        Some(self.map.value_at_mut(at))
+    }
+
+    /// The value under `key` for a reading command, if `pick` accepts its
+    /// type: `Ok(None)` when the key is missing, `Err` when it holds
+    /// another type (`Value::as_set` and friends pick).
+    pub fn read_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        pick: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<Option<&mut T>, WrongType> {
+        match self.read(key, now) {
+            None => Ok(None),
+            Some(entry) => pick(&mut entry.value).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// After a command changed the collection under `key`: an emptied one
+    /// is deleted (as Redis deletes them), and WATCHers are told either way.
+    pub fn changed(&mut self, key: &[u8], emptied: bool) {
+        if emptied {
+            self.remove(key);
+        } else {
+            self.touch(key);
+        }
+    }
+
+    /// The value of a live key, for commands that only look.
+    pub fn value(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.read(key, now).map(|e| &mut e.value)
+    }
+
+    fn expire_now(&mut self, key: &[u8]) {
+        self.remove(key);
+        self.expired += 1;
+    }
+
+    /// The live entry for `key`, or a new one made by `make` (and the flag
+    /// says it was made). A new list wakes clients blocked on the key.
+    #[inline]
     pub fn get_or_insert(
         &mut self,
         key: &[u8],
         now: i64,
         make: impl FnOnce() -> Value,
-    ) -> &mut Entry {
-        if key.len() <= INLINE && self.volatile.is_empty() {
-            // Nothing can have expired, and a short key is built without
-            // allocating: one hash-map probe instead of a lookup and then
-            // another (each hashes the key).
-            return self
-                .map
-                .entry(Bytes::new(key))
-                .or_insert_with(|| Entry::new(make()));
+    ) -> (&mut Entry, bool) {
+        if !self.volatile.is_empty() {
+            // Drop an expired key first: the new value gets no time to live.
+            self.get(key, now);
         }
-        if self.get(key, now).is_none() {
-            self.map.insert(Bytes::new(key), Entry::new(make()));
+        let (at, inserted) = self.map.entry(key, || Entry::new(make()));
+        if inserted && !self.blocking.is_empty() {
+            self.signal_ready(key);
         }
-        self.map.get_mut(key).expect("just inserted")
+        (self.map.value_at_mut(at), inserted)
     }
 
     /// Stores `value` under `key`; the time to live is dropped unless
-    /// `keep_ttl`.
+    /// `keep_ttl`. Tells WATCHers and blocked clients.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now: i64) {
+        let is_list = matches!(value, Value::List(_));
         match self.get(key, now) {
             Some(entry) => {
                 entry.value = value;
@@ -254,28 +318,36 @@ impl Db {
                 }
             }
             None => {
-                self.map.insert(Bytes::new(key), Entry::new(value));
+                self.map.insert_new(Bytes::new(key), Entry::new(value));
             }
+        }
+        self.touch(key);
+        if is_list && !self.blocking.is_empty() {
+            self.signal_ready(key);
         }
     }
 
     /// SET's fast path: overwrite a string in place when the key holds one.
+    #[inline]
     pub fn set_str(&mut self, key: &[u8], value: &[u8], keep_ttl: bool, now: i64) {
-        match self.get(key, now) {
-            Some(entry) => {
-                match &mut entry.value {
-                    Value::Str(s) => s.assign(value),
-                    other => *other = Value::Str(Bytes::new(value)),
-                }
-                if !keep_ttl && entry.expire_at != PERSISTENT {
-                    self.persist(key);
-                }
+        if !self.volatile.is_empty() {
+            self.get(key, now); // an expired key is replaced, not updated
+        }
+        // One hash of the key whether it is new or not.
+        let (at, inserted) = self
+            .map
+            .entry(key, || Entry::new(Value::Str(Bytes::new(value))));
+        if !inserted {
+            let entry = self.map.value_at_mut(at);
+            match &mut entry.value {
+                Value::Str(s) => s.assign(value),
+                other => *other = Value::Str(Bytes::new(value)),
             }
-            None => {
-                self.map
-                    .insert(Bytes::new(key), Entry::new(Value::Str(Bytes::new(value))));
+            if !keep_ttl && entry.expire_at != PERSISTENT {
+                self.persist(key);
             }
         }
+        self.touch(key);
     }
 
     /// Deletes `key` if it is live; returns whether it was.
@@ -283,16 +355,76 @@ impl Db {
         self.get(key, now).is_some() && self.remove(key)
     }
 
-    /// Removes `key` whatever its state.
+    /// Removes `key` whatever its state; tells its WATCHers.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        match self.map.remove(key) {
-            Some(entry) => {
-                if entry.expire_at != PERSISTENT {
-                    self.unlink_volatile(entry.slot);
-                }
-                true
+        self.take(key).is_some()
+    }
+
+    /// Removes `key` and hands over its entry.
+    pub fn take(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, entry) = self.map.remove(key)?;
+        if entry.expire_at != PERSISTENT {
+            self.unlink_volatile(entry.slot, entry.expire_at);
+        }
+        self.touch(key);
+        Some(entry)
+    }
+
+    /// Puts an entry taken from this or another database under `key`,
+    /// with its time to live (RENAME, MOVE): the key must not exist.
+    pub fn put(&mut self, key: &[u8], mut entry: Entry) {
+        let expire_at = entry.expire_at;
+        entry.expire_at = PERSISTENT;
+        let is_list = matches!(entry.value, Value::List(_));
+        self.map.insert_new(Bytes::new(key), entry);
+        if expire_at != PERSISTENT {
+            self.set_expire(key, expire_at);
+        }
+        self.touch(key);
+        if is_list && !self.blocking.is_empty() {
+            self.signal_ready(key);
+        }
+    }
+
+    /// A key changed: its WATCHers' transactions will fail.
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty()
+            && let Some(flags) = self.watched.get(key)
+        {
+            flags.iter().for_each(|f| f.set(true));
+        }
+    }
+
+    /// WATCH: `flag` is set when `key` next changes (or expires).
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        let flags = self.watched.entry(Bytes::new(key)).or_default();
+        if !flags.iter().any(|f| Rc::ptr_eq(f, flag)) {
+            flags.push(flag.clone());
+        }
+    }
+
+    /// Undoes [`Db::watch`].
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(flags) = self.watched.get_mut(key) {
+            flags.retain(|f| !Rc::ptr_eq(f, flag));
+            if flags.is_empty() {
+                self.watched.remove(key);
             }
-            None => false,
+        }
+    }
+
+    /// Whether some client watches `key` and its flag is up: the key of a
+    /// watched, expired key counts as changed when EXEC looks.
+    pub fn is_watched(&self, key: &[u8]) -> bool {
+        self.watched.contains_key(key)
+    }
+
+    /// A list appeared under `key`: clients blocked on it are served once
+    /// the command that made it is done.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.blocking.contains_key(key) && !self.ready.iter().any(|k| **k == *key) {
+            self.ready.push(Bytes::new(key));
         }
     }
 
@@ -308,27 +440,33 @@ impl Db {
         if entry.expire_at == PERSISTENT {
             entry.slot = slot;
             self.volatile.push(Bytes::new(key));
+        } else {
+            self.expire_sum -= i128::from(entry.expire_at);
         }
         entry.expire_at = at;
+        self.expire_sum += i128::from(at);
     }
 
-    /// Drops the time to live of `key`, if it has one.
-    pub fn persist(&mut self, key: &[u8]) {
+    /// Drops the time to live of `key`; returns whether it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
         if let Some(entry) = self.map.get_mut(key)
             && entry.expire_at != PERSISTENT
         {
+            let (slot, at) = (entry.slot, entry.expire_at);
             entry.expire_at = PERSISTENT;
-            let slot = entry.slot;
-            self.unlink_volatile(slot);
+            self.unlink_volatile(slot, at);
+            return true;
         }
+        false
     }
 
     /// Removes `volatile[slot]`, moving the last key into its place.
-    fn unlink_volatile(&mut self, slot: u32) {
+    fn unlink_volatile(&mut self, slot: u32, expire_at: i64) {
         let slot = slot as usize;
+        self.expire_sum -= i128::from(expire_at);
         self.volatile.swap_remove(slot);
         if let Some(moved) = self.volatile.get(slot)
-            && let Some(entry) = self.map.get_mut(&**moved)
+            && let Some(entry) = self.map.get_mut(moved)
         {
             entry.slot = slot as u32;
         }
@@ -351,18 +489,10 @@ impl Db {
                     break;
                 }
                 let slot = (self.random() % self.volatile.len() as u64) as usize;
-                let due = self
-                    .map
-                    .get(&*self.volatile[slot])
-                    .is_some_and(|e| e.expire_at <= now);
+                let key = self.volatile[slot].clone();
+                let due = self.map.get(&key).is_some_and(|e| e.expire_at <= now);
                 if due {
-                    let key = self.volatile.swap_remove(slot);
-                    if let Some(moved) = self.volatile.get(slot)
-                        && let Some(entry) = self.map.get_mut(&**moved)
-                    {
-                        entry.slot = slot as u32;
-                    }
-                    self.map.remove(&*key);
+                    self.expire_now(&key);
                     expired += 1;
                 }
             }
@@ -372,28 +502,49 @@ impl Db {
             }
         }
     }
-}
 
-/// Unix milliseconds from the monotonic clock: the wall clock is read once
-/// at start-up, so a clock step does not expire keys early or late.
-struct Clock {
-    start: Instant,
-    start_unix_ms: i64,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Clock {
-            start: Instant::now(),
-            start_unix_ms: since_epoch.as_millis() as i64,
-        }
+    /// One step of SCAN over the keys (see [`Dict::scan`]).
+    pub fn scan(&self, cursor: u64, visit: impl FnMut(&Bytes, &Entry)) -> u64 {
+        self.map.scan(cursor, visit)
     }
 
-    fn unix_ms(&self, at: Instant) -> i64 {
-        self.start_unix_ms + at.saturating_duration_since(self.start).as_millis() as i64
+    /// Every key and its entry, expired ones included.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.map.iter()
+    }
+
+    /// A random live key (RANDOMKEY), deleting expired ones it lands on.
+    pub fn random_key(&mut self, now: i64) -> Option<Bytes> {
+        // Bounded, like Redis, in case every key is expired and unreached.
+        for _ in 0..100 {
+            let rng = &mut self.rng;
+            let at = self.map.random(|| rng.next())?;
+            let key = self.map.key_at(at).clone();
+            if self.get(&key, now).is_some() {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// Exchanges the data of two databases (SWAPDB); WATCHes and blocked
+    /// clients stay with their database number, as in Redis.
+    pub fn swap_data(a: &mut Db, b: &mut Db) {
+        std::mem::swap(&mut a.map, &mut b.map);
+        std::mem::swap(&mut a.volatile, &mut b.volatile);
+        std::mem::swap(&mut a.expire_sum, &mut b.expire_sum);
+        for db in [&mut *a, &mut *b] {
+            let keys: Vec<Bytes> = db.watched.keys().cloned().collect();
+            for key in keys {
+                db.touch(&key);
+            }
+            let waited: Vec<Bytes> = db.blocking.keys().cloned().collect();
+            for key in waited {
+                if matches!(db.map.get(&key).map(|e| &e.value), Some(Value::List(_))) {
+                    db.signal_ready(&key);
+                }
+            }
+        }
     }
 }
 
@@ -410,42 +561,30 @@ mod tests {
     }
 
     #[test]
-    fn short_strings_are_inline_and_long_ones_on_the_heap() {
-        assert_eq!(std::mem::size_of::<Bytes>(), 24);
+    fn an_entry_is_small() {
         assert_eq!(std::mem::size_of::<Value>(), 24);
         assert_eq!(std::mem::size_of::<Entry>(), 40);
-        assert!(matches!(Bytes::new(&[7; INLINE]), Bytes::Inline { .. }));
-        assert!(matches!(Bytes::new(&[7; INLINE + 1]), Bytes::Heap(_)));
-        let mut b = Bytes::new(b"short");
-        b.assign(&[1; 40]);
-        assert_eq!(&*b, &[1; 40][..]);
-        b.assign(b"x");
-        assert_eq!(&*b, b"x");
-        // Equal contents are equal keys whatever the storage.
-        assert!(Bytes::new(&[3; 30]) == Bytes::from_vec(vec![3; 30]));
     }
 
     #[test]
     fn get_or_insert_finds_live_keys_and_replaces_expired_ones() {
         let list = || Value::List(Box::default());
-        let long = [b'k'; INLINE + 1];
+        let long = [b'k'; crate::resp::bytes::INLINE + 1];
         for key in [&b"short"[..], &long] {
             let mut db = Db::new();
             db.set_str(key, b"v", false, 0);
             // A live key is found, whatever its type: no new value is made.
-            let entry = db.get_or_insert(key, 0, || unreachable!());
+            let (entry, made) = db.get_or_insert(key, 0, || unreachable!());
+            assert!(!made);
             assert!(matches!(&entry.value, Value::Str(s) if &**s == b"v"));
             // An expired one is replaced by a fresh value without a TTL.
             db.set_expire(key, 10);
-            let entry = db.get_or_insert(key, 10, list);
+            let (entry, made) = db.get_or_insert(key, 10, list);
+            assert!(made);
             assert!(matches!(entry.value, Value::List(_)));
             assert_eq!(entry.expire_at(), None);
             assert_eq!(db.volatile_len(), 0);
-            // A missing key is made.
-            assert!(matches!(
-                db.get_or_insert(b"new", 10, list).value,
-                Value::List(_)
-            ));
+            assert!(db.get_or_insert(b"new", 10, list).1);
             assert_eq!(db.len(), 2);
         }
     }
@@ -458,8 +597,10 @@ mod tests {
             db.set_expire(key, 100 + i as i64);
         }
         assert_eq!(db.volatile_len(), 3);
+        assert_eq!(db.avg_ttl(0), 101);
         assert_eq!(string(&mut db, b"a", 99), Some(b"v".to_vec()));
         assert_eq!(string(&mut db, b"a", 100), None); // due: deleted on access
+        assert_eq!(db.expired, 1);
         assert_eq!(db.len(), 2);
         db.persist(b"c");
         assert_eq!(db.volatile_len(), 1);
@@ -469,6 +610,25 @@ mod tests {
         db.set_str(b"b", b"w", false, 0);
         assert_eq!(db.get(b"b", 0).unwrap().expire_at(), None);
         assert_eq!(db.volatile_len(), 0);
+        assert_eq!(db.avg_ttl(0), 0);
+    }
+
+    #[test]
+    fn watchers_learn_of_changes_deletions_and_expiry() {
+        let mut db = Db::new();
+        let flag = WatchFlag::default();
+        db.set_str(b"k", b"v", false, 0);
+        db.watch(b"k", &flag);
+        db.set_str(b"other", b"v", false, 0);
+        assert!(!flag.get());
+        db.set_str(b"k", b"w", false, 0);
+        assert!(flag.get());
+        flag.set(false);
+        db.set_expire(b"k", 5);
+        assert!(db.get(b"k", 10).is_none());
+        assert!(flag.get());
+        db.unwatch(b"k", &flag);
+        assert!(!db.is_watched(b"k"));
     }
 
     #[test]
@@ -496,7 +656,7 @@ mod tests {
         }
         // Every remaining volatile key points back at its own slot.
         for (slot, key) in db.volatile.iter().enumerate() {
-            assert_eq!(db.map[&**key].slot as usize, slot);
+            assert_eq!(db.map.get(key).unwrap().slot as usize, slot);
         }
     }
 }

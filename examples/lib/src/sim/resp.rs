@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Tls, every_fault_struck, join, limits, shown, speak_tls, tight_config};
-use crate::resp::{Connection, Db};
+use crate::resp::{Connection, State};
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
 /// What a command's reply must be.
@@ -279,7 +279,7 @@ fn replies(got: &[u8], commands: &[Command]) -> Result<(usize, Vec<i64>), String
     Ok((whole, counted))
 }
 
-fn predicted(sessions: &Sessions, view: &View<'_, Db>) -> Result<(), String> {
+fn predicted(sessions: &Sessions, view: &View<'_, State>) -> Result<(), String> {
     let sessions = sessions.borrow();
     let mut values = Vec::new();
     for peer in view.peers() {
@@ -333,7 +333,7 @@ impl Client for Redis {
 pub(super) fn scenario(seed: u64, tls: Option<&Tls>) -> Result<(), String> {
     let config = limits(tight_config(&mut Rng::new(seed)), tls);
     let mut sim =
-        Sim::new(seed, Db::new(), config, Connection::default).map_err(|e| e.to_string())?;
+        Sim::new(seed, State::new(), config, Connection::default).map_err(|e| e.to_string())?;
     speak_tls(&mut sim, tls);
     let sessions: Sessions = Rc::default();
     for peer in 0..sim.rng().range(1..=3) {
