@@ -189,8 +189,22 @@ fn exclusive_reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Pending connections a listener holds before the kernel turns more away.
-const BACKLOG: i32 = 1024;
+/// A listening TCP socket on `addr` (SO_REUSEADDR, non-blocking) with room
+/// for [`BACKLOG`] pending connections: what [`Reactor::listen_tcp`] binds.
+pub(crate) fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = stream_socket(addr)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Pending connections a listener holds before the kernel turns more away;
+/// it caps the figure at `net.core.somaxconn` (4096 by default since Linux
+/// 5.4). std's and mio's 128 overflow when thousands of clients connect at
+/// once while the loop is busy (chat_server announcing each arrival to
+/// everyone): the kernel then drops the handshake's last ACK, and clients
+/// believe they are connected to a server that never accepted them.
+const BACKLOG: i32 = 4096;
 
 /// A non-blocking TCP socket for `addr`'s family with SO_REUSEADDR set, as
 /// std sets it on its listeners: a restart need not wait for the previous

@@ -14,7 +14,6 @@
 
 #![no_main]
 
-
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -96,7 +95,11 @@ fn check_target(root: &Path, target: &str) {
             );
         }
         Target::Directory(dir) => {
-            assert!(dir.real.starts_with(root), "{target:?} lists {}", dir.real.display());
+            assert!(
+                dir.real.starts_with(root),
+                "{target:?} lists {}",
+                dir.real.display()
+            );
         }
         Target::NotFound => {}
     }

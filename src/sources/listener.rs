@@ -104,8 +104,9 @@ impl Acceptor {
     pub(crate) fn bind_tcp(addr: impl ToSocketAddrs) -> io::Result<Acceptor> {
         let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
         for addr in addr.to_socket_addrs()? {
-            match TcpListener::bind(addr) {
-                Ok(l) => return Ok(Acceptor::Tcp(l)),
+            // Not mio's `TcpListener::bind`: its backlog is 128.
+            match crate::workers::tcp_listener(addr) {
+                Ok(l) => return Ok(Acceptor::Tcp(TcpListener::from_std(l))),
                 Err(e) => last = e,
             }
         }
