@@ -243,12 +243,16 @@ fn lines_script(rng: &mut Rng, too_long: Option<usize>) -> Vec<Vec<u8>> {
             line
         })
         .collect();
+    let complete = script.len();
     if rng.chance(40) {
         let len = rng.range(1..=30);
         script.push(rng.bytes(len, b"abc xyz"));
     }
+    // The long line goes among the complete ones: after the unfinished
+    // one it would join it, or, after a pause, start a line of its own,
+    // which the model (newlines and the end only) does not follow.
     if let (Some(max), true) = (too_long, rng.chance(3)) {
-        script.insert(rng.below(script.len() + 1), vec![b'L'; max + 1]);
+        script.insert(rng.below(complete + 1), vec![b'L'; max + 1]);
     }
     script
 }
