@@ -286,6 +286,16 @@ impl<S: 'static> Core<S> {
         self.table.get(token)
     }
 
+    /// Registers the signals' pipe `token` again (see `SignalSource::rearm`).
+    #[cfg(mio_unsupported_force_poll_poll)]
+    pub(crate) fn rearm_signals(&mut self, token: Token) {
+        if let Some(Source::Signals(s)) = self.table.get_mut(token) {
+            if let Err(e) = s.rearm(&self.registry, token) {
+                warn!("{}: signals not watched any more: {e}", show(token));
+            }
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn source_mut(&mut self, token: Token) -> Option<&mut Source<S>> {
         self.table.get_mut(token)

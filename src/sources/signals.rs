@@ -32,6 +32,15 @@ impl<S> SignalSource<S> {
     pub(super) fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         registry.deregister(&mut self.signals)
     }
+
+    /// mio's portable poll(2) backend stops reporting a source after an
+    /// event until an I/O call made through mio returns `WouldBlock`;
+    /// signal-hook drains its pipe itself, so the pipe is registered again
+    /// instead, or the second signal would never be heard.
+    #[cfg(mio_unsupported_force_poll_poll)]
+    pub(crate) fn rearm(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        registry.reregister(&mut self.signals, token, Interest::READABLE)
+    }
 }
 
 /// The handler goes back after it ran; a panic in it is logged and the
@@ -64,6 +73,8 @@ pub(super) fn on_event<S: 'static>(core: &mut Core<S>, token: Token) {
         return;
     };
     let pending: Vec<i32> = s.signals.pending().collect();
+    #[cfg(mio_unsupported_force_poll_poll)]
+    core.rearm_signals(token);
     for signal in pending {
         let Some(Source::Signals(s)) = core.source_mut(token) else {
             return;
