@@ -4,10 +4,12 @@
 
 use std::time::SystemTime;
 
-/// Longest request line accepted (414 beyond).
-pub const MAX_REQUEST_LINE: usize = 8 * 1024;
-/// Longest request head accepted, request line and headers together (431 beyond).
+/// Longest request head accepted, request line and headers together (431
+/// beyond).
 pub const MAX_HEAD: usize = 8 * 1024;
+/// Longest request line accepted (414 beyond): the head's limit, since the
+/// line is part of the head.
+pub const MAX_REQUEST_LINE: usize = MAX_HEAD;
 /// Most header fields accepted (431 beyond).
 pub const MAX_HEADERS: usize = 64;
 
@@ -154,60 +156,103 @@ impl Refusal {
 /// The answer depends only on the bytes, never on how they were split
 /// across reads: every decision here is either final or "wait for more".
 pub fn parse_head(buf: &[u8]) -> Head<'_> {
-    // httparse skips empty lines before the request line (RFC 9112 §2.2);
-    // measure the line the same way.
-    let blank = buf
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    let line = &buf[blank..];
-    let line_end = line.iter().position(|&b| b == b'\n');
-    if line_end.unwrap_or(line.len()) > MAX_REQUEST_LINE {
-        return Head::Invalid(Refusal::RequestLineTooLong);
+    // Only the first MAX_HEAD bytes are judged. What comes after them cannot
+    // change the answer, so a head is refused for the same reason whatever
+    // part of it has arrived: a bad byte early on is a 400 even in a head
+    // that goes on for too long.
+    if buf.len() > MAX_HEAD {
+        let capped = &buf[..MAX_HEAD];
+        return match parse_within_limit(capped) {
+            Head::Partial => Head::Invalid(too_long(capped)),
+            judged => judged,
+        };
     }
+    parse_within_limit(buf)
+}
+
+/// Which limit a head of [`MAX_HEAD`] bytes that is still incomplete
+/// broke: the request line's if it has not ended yet, the head's otherwise.
+fn too_long(head: &[u8]) -> Refusal {
+    if head[blank_lines(head)..].contains(&b'\n') {
+        Refusal::HeadTooLarge
+    } else {
+        Refusal::RequestLineTooLong
+    }
+}
+
+/// How many bytes of empty lines (`\r\n` or `\n`) come before the request
+/// line: httparse skips them (RFC 9112 §2.2). A CR without its LF is not
+/// an empty line but a bad line ending.
+fn blank_lines(buf: &[u8]) -> usize {
+    let mut skipped = 0;
+    loop {
+        match &buf[skipped..] {
+            [b'\r', b'\n', ..] => skipped += 2,
+            [b'\n', ..] => skipped += 1,
+            _ => return skipped,
+        }
+    }
+}
+
+/// [`parse_head`] for a buffer of at most [`MAX_HEAD`] bytes.
+fn parse_within_limit(buf: &[u8]) -> Head<'_> {
     // Left uninitialised: httparse writes the fields it finds, and zeroing
     // 64 of them for every request would be wasted work.
     let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
     let refusal = match request.parse_with_uninit_headers(buf, &mut headers) {
-        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => Refusal::HeadTooLarge,
         Ok(httparse::Status::Complete(n)) => match interpret(&request) {
             Ok(request) => return Head::Complete(request, n),
             Err(refusal) => refusal,
         },
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Refusal::HeadTooLarge,
         Ok(httparse::Status::Partial) => return Head::Partial,
         Err(httparse::Error::TooManyHeaders) => Refusal::TooManyHeaders,
         // httparse only knows HTTP/1.0 and 1.1 and stops at the first byte
         // that cannot be one of them. Whether that is another version (505)
         // or garbage (400) shows once the request line is whole.
-        Err(httparse::Error::Version) => match line_end {
-            None => return Head::Partial,
-            Some(end) if names_other_version(&line[..end]) => Refusal::UnsupportedVersion,
-            Some(_) => Refusal::BadRequestLine,
-        },
+        Err(httparse::Error::Version) => {
+            let line = &buf[blank_lines(buf)..];
+            match line.iter().position(|&b| b == b'\n') {
+                None => return Head::Partial,
+                Some(end) if names_other_version(&line[..end]) => Refusal::UnsupportedVersion,
+                Some(_) => Refusal::BadRequestLine,
+            }
+        }
         // Only after the request line: a bad byte in the line itself is a
         // Token or Version error.
         Err(httparse::Error::HeaderName | httparse::Error::HeaderValue) => Refusal::BadHeader,
-        // After the version, or at the end of any line: which, the request
-        // line (or what there is of it yet) tells.
-        Err(httparse::Error::NewLine) => {
-            let line = line_end.map_or(line, |end| &line[..end]);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if !line.contains(&b'\r')
-                && !line.ends_with(b"HTTP/1.0")
-                && !line.ends_with(b"HTTP/1.1")
-            {
-                Refusal::BadRequestLine
-            } else {
-                Refusal::BadLineEnding
-            }
-        }
+        Err(httparse::Error::NewLine) => missing_new_line(&buf[blank_lines(buf)..]),
         // Token: the method or target; Status is a response's, never seen here.
         Err(httparse::Error::Token | httparse::Error::Status) => Refusal::BadRequestLine,
     };
     Head::Invalid(refusal)
 }
+
+/// Why httparse expected a line to end where it did not. Either a CR came
+/// without its LF (before the request line, after it, or in a header), or
+/// the request line went on after its version (`HTTP/1.1x`). Judged from
+/// the byte where the line should have ended, so the answer is the same
+/// whatever has arrived after it.
+fn missing_new_line(line: &[u8]) -> Refusal {
+    // A CR without its LF where the request line should start.
+    if line.first() == Some(&b'\r') {
+        return Refusal::BadLineEnding;
+    }
+    // Otherwise httparse has checked method, target and version, each ended
+    // by one space: the request line's end is right after the version.
+    let mut words = line.splitn(3, |&b| b == b' ');
+    let after_version = match (words.next(), words.next(), words.next()) {
+        (Some(_), Some(_), Some(rest)) if rest.len() > VERSION_LEN => &rest[VERSION_LEN..],
+        _ => return Refusal::BadRequestLine,
+    };
+    match after_version {
+        [b'\r' | b'\n', ..] => Refusal::BadLineEnding,
+        _ => Refusal::BadRequestLine,
+    }
+}
+
+/// `HTTP/1.1`: the only versions httparse accepts are this long.
+const VERSION_LEN: usize = 8;
 
 /// Whether the third word of a request line is `HTTP/<digits>[.<digits>]`,
 /// a well-formed version this server does not speak (`HTTP/2.0`, `HTTP/0.9`).
@@ -409,7 +454,7 @@ mod tests {
     #[test]
     fn refusals() {
         use Refusal::*;
-        let cases: [(&[u8], Refusal); 20] = [
+        let cases: [(&[u8], Refusal); 24] = [
             (b"GET / HTTP/1.1\r\n\r\n", MissingHost),
             (
                 b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
@@ -427,6 +472,10 @@ mod tests {
             (b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", BadHeader),
             (b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n", BadHeader),
             (b"GET / HTTP/1.1\rHost: a\r\n\r\n", BadLineEnding),
+            (b"\r\x00GET / HTTP/1.1\r\n\r\n", BadLineEnding),
+            (b"\r\nGET / HTTP/1.1\r\n\r\n", MissingHost),
+            (b"\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\rb", BadLineEnding),
+            (b"G / HTTP/1.1\x01G\rET", BadRequestLine),
             (b"GET / HTTP/2.0\r\n\r\n", UnsupportedVersion),
             (b"GET / HTTP/0.9\r\n\r\n", UnsupportedVersion),
             (b"GET / HTTP/1.2\r\n\r\n", UnsupportedVersion),
@@ -522,7 +571,9 @@ mod tests {
     /// the whole, so a split anywhere parses the same as one read.
     #[test]
     fn every_prefix_waits_or_agrees() {
-        let heads: [&[u8]; 9] = [
+        let mut bad_early_then_long = b"G\x01T /".to_vec();
+        bad_early_then_long.resize(MAX_HEAD + 10, b'a');
+        let heads: [&[u8]; 12] = [
             b"GET /x HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
             b"GET / HTTP/2.0\r\n\r\n",
             b"GET / HTTP/1.2\r\nHost: a\r\n\r\n",
@@ -532,6 +583,12 @@ mod tests {
             b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
             b"GET / HTTP/1.1\rHost: a\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            // A CR without its LF before the request line is no empty line.
+            b"\r\x00GET / HTTP/1.1\r\n\r\n",
+            // Junk after the version, then a CR further on.
+            b"G / HTTP/1.1\x01\x04G\rET %s",
+            // Refused at byte 1, however long the rest.
+            &bad_early_then_long,
         ];
         for head in heads {
             let whole = format!("{:?}", parse_head(head));
