@@ -272,6 +272,81 @@ fn openssl_s_client_talks_to_it_over_tls_1_2_too() {
     }
 }
 
+/// One `openssl s_client` session: sends a line, waits for its echo, and
+/// returns everything s_client printed (`-msg`: every handshake message).
+fn s_client_session(server: SocketAddr, sess: &std::path::Path, resume: bool) -> String {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-msg", "-no_ign_eof", "-tls1_3", "-connect"])
+        .arg(server.to_string())
+        .arg("-CAfile")
+        .arg(&certs().ca)
+        .args(["-verify_return_error", "-servername", "localhost"])
+        .arg("-sess_out")
+        .arg(sess);
+    if resume {
+        cmd.arg("-sess_in").arg(sess);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"again\n").unwrap();
+    // The ticket comes before the echo: once the echo is in, so is the ticket.
+    let mut stdout = io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let mut line = String::new();
+    while io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
+        printed.push_str(&line);
+        if line == "again\n" {
+            break;
+        }
+        line.clear();
+    }
+    drop(stdin);
+    let _ = child.wait();
+    printed
+}
+
+/// A client that reconnects resumes every time: each handshake sends one
+/// ticket, and each resumption brings the next.
+#[test]
+fn openssl_s_client_resumes_again_and_again_with_one_ticket_each_time() {
+    if !have("openssl", "the openssl resumption test") {
+        return;
+    }
+    let (server, events) = serve_echo(Config::default(), &[]);
+    let dir = std::env::temp_dir().join(format!("sockloop-tls-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sess = dir.join("session.pem");
+    for round in 0..3 {
+        let printed = s_client_session(server.info, &sess, round > 0);
+        assert!(
+            printed.ends_with("again\n"),
+            "round {round}: no echo: {printed}"
+        );
+        let tickets = printed
+            .lines()
+            .filter(|l| l.starts_with("<<<") && l.ends_with("NewSessionTicket"))
+            .count();
+        assert_eq!(tickets, 1, "round {round}: {printed}");
+        let kind = if round == 0 {
+            "New, TLSv1.3"
+        } else {
+            "Reused, TLSv1.3"
+        };
+        assert!(
+            printed.contains(kind),
+            "round {round}, not {kind:?}: {printed}"
+        );
+        assert!(next_event(&events).starts_with("made"));
+        next_event(&events); // lost
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // ----- hostile peers ----------------------------------------------------------------
 
 /// Whether the server closed `stream` (EOF or reset) within PATIENCE,

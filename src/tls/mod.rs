@@ -89,7 +89,10 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
 
 /// A server configuration from a PEM certificate chain and a PEM private
 /// key (PKCS#8, PKCS#1 or SEC1), offering the ALPN protocols in `alpn`
-/// (e.g. `&[b"http/1.1"]`; empty: no ALPN), TLS 1.2 and 1.3.
+/// (e.g. `&[b"http/1.1"]`; empty: no ALPN), TLS 1.2 and 1.3, and one TLS 1.3
+/// resumption ticket per handshake (set
+/// [`send_tls13_tickets`](rustls::ServerConfig::send_tls13_tickets) on a
+/// configuration of your own for more).
 pub fn server_config(
     cert_chain_pem: &[u8],
     key_pem: &[u8],
@@ -113,6 +116,13 @@ pub fn server_config(
         .with_single_cert(certs, key)
         .map_err(|e| invalid("the certificate and key", e))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    // One resumption ticket per handshake, as Go's crypto/tls sends, not
+    // rustls' two: each resumed connection brings a fresh one, so a client
+    // that reconnects one connection at a time never runs out, and every
+    // handshake costs both sides a ticket less (new connections per second
+    // in BENCHMARKS.md). A client that resumes several connections at once
+    // does full handshakes on the extra ones.
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 
