@@ -122,9 +122,16 @@ for rep in $(seq "$REPS"); do
             continue
         fi
         cpu0=$(tree_cpu_ns "$SERVER_PID")
-        taskset -c "$LOAD_CPU" timeout -s KILL $((SECS + 30)) \
-            wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout "$TIMEOUT" --latency "http://$SERVER_ADDR$ASK" >"$WORK/wrk.out" 2>&1 || true
+        # bash's `time` gives wrk's own CPU (user and system seconds): on
+        # loopback the kernel's TCP work falls partly on the client's CPU,
+        # partly on the server's, depending on who sends when.
+        {
+            TIMEFORMAT='%U %S'
+            time taskset -c "$LOAD_CPU" timeout -s KILL $((SECS + 30)) \
+                wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout "$TIMEOUT" --latency "http://$SERVER_ADDR$ASK" >"$WORK/wrk.out" 2>&1 || true
+        } 2>"$WORK/wrk.time"
         cpu1=$(tree_cpu_ns "$SERVER_PID")
+        client_ns=$(awk '{printf "%.0f", ($1 + $2) * 1e9}' "$WORK/wrk.time")
         stop_server
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out")
         reqs=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
@@ -140,7 +147,7 @@ for rep in $(seq "$REPS"); do
             printf "%.0f", n * m }' "$WORK/wrk.out")
         per=0
         [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && per=$(((cpu1 - cpu0) / reqs))
-        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} bytes=${bytes:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per errors=\"${errs:-none}\""
+        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} bytes=${bytes:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per client_cpu_ns=${client_ns:-0} errors=\"${errs:-none}\""
         echo "$line" >>"$RAW"
         log "$line"
     done
@@ -166,6 +173,8 @@ if scenario == "big":
         b = float(r.get("bytes", "0"))
         r["mbps"] = str(b / secs / 1e6) if b else "0"
         r["cpu_ms_per_gb"] = str(float(r["server_cpu_ns"]) / b * 1e9 / 1e6) if b else "0"
+        both = float(r["server_cpu_ns"]) + float(r.get("client_cpu_ns", "0"))
+        r["both_ms_per_gb"] = str(both / b * 1e9 / 1e6) if b and r.get("client_cpu_ns", "0") != "0" else "0"
     lines = ["# HTTP: a 100 MB file to 4 connections, http_server vs nginx (one worker, sendfile on)", ""]
     lines += [f"- {m}" for m in meta]
     lines += ["", "| server | MB/s | server CPU ms/GB | http_server ÷ nginx (MB/s) | http_server ÷ nginx (CPU/GB) |",
@@ -185,11 +194,20 @@ if scenario == "big":
     # The same ratios taken repetition by repetition (each http_server run
     # against the nginx run beside it), which cancels the drift of a busy
     # machine better than a ratio of medians.
+    both = {s: col(s, "both_ms_per_gb") for s in ("http_server", "nginx")}
+    if all(both.values()):
+        lines.append("\nServer and wrk together, CPU ms/GB (on loopback the kernel's TCP work "
+                     "is shared between the two): " + "; ".join(
+                         f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
+                         for s, v in both.items()))
     pairs = [(a, b) for a in runs for b in runs if a["server"] == "http_server"
              and b["server"] == "nginx" and a["rep"] == b["rep"] and float(a["mbps"]) and float(b["mbps"])]
     if pairs:
-        for key, label in (("mbps", "MB/s"), ("cpu_ms_per_gb", "CPU/GB")):
-            r = sorted(float(a[key]) / float(b[key]) for a, b in pairs)
+        keys = [("mbps", "MB/s"), ("cpu_ms_per_gb", "CPU/GB")]
+        if all(both.values()):
+            keys.append(("both_ms_per_gb", "server and wrk CPU/GB"))
+        for key, label in keys:
+            r = sorted(float(a[key]) / float(b[key]) for a, b in pairs if float(b[key]))
             lines.append(f"\nhttp_server ÷ nginx, {label}, repetition by repetition: median "
                          f"{statistics.median(r):.2f} [{r[0]:.2f}–{r[-1]:.2f}] over {len(r)}")
     open(out, "w").write("\n".join(lines) + "\n")

@@ -292,6 +292,80 @@ fn a_peer_that_stops_reading_is_cut_off_by_the_send_timer_not_the_output_limit()
     drop(stream);
 }
 
+/// The server's end of the connection `client` has to the server, found
+/// among this process' descriptors (the reactor runs in this process).
+fn server_end_of(client: &TcpStream) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(fd) = entry.unwrap().file_name().to_string_lossy().parse() else {
+            continue;
+        };
+        if fd == client.as_raw_fd() {
+            continue;
+        }
+        let borrowed = fd_ref(fd);
+        let sock = socket2::SockRef::from(&borrowed);
+        let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) else {
+            continue;
+        };
+        if local.as_socket() == Some(theirs) && peer.as_socket() == Some(ours) {
+            return fd;
+        }
+    }
+    panic!("no socket from {theirs} to {ours} in this process");
+}
+
+/// A borrowed descriptor, for socket2's calls.
+fn fd_ref(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the reactor keeps the socket open while the test looks at it.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// Bytes the socket `fd` holds that it has not sent yet (TCP_INFO).
+fn notsent_bytes(fd: std::os::fd::RawFd) -> u32 {
+    // SAFETY: tcp_info is plain data; the kernel fills at most `len` bytes.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let got = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        assert_eq!(got, 0, "TCP_INFO: {}", io::Error::last_os_error());
+        info.tcpi_notsent_bytes
+    }
+}
+
+/// While a large file waits on a peer that has stopped reading, the socket
+/// holds about 64 KiB it has not sent, not a send buffer's worth (a
+/// megabyte or more): the file goes out from the server's own `sendfile`
+/// calls as the peer makes room, not from its acknowledgements.
+#[test]
+fn a_large_file_leaves_little_unsent_in_the_socket() {
+    let file = TestFile::new("lowat", 6, 32 * MIB);
+    let (server, _log) = serve(Config::default(), &file.path, None, |ctx, path| {
+        ctx.send_file(File::open(path).unwrap(), 0, 32 * MIB as u64)
+    });
+    let mut stream = connect(server.info);
+    let first = read_exact(&mut stream, 1024 * 1024);
+    assert!(first == file.bytes[..first.len()]);
+    let fd = server_end_of(&stream);
+    // The receive window is closed by now or soon: the server's last call
+    // has returned, and what the socket holds stops changing.
+    let mut last = u32::MAX;
+    wait_until("the socket to settle", || {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = notsent_bytes(fd);
+        std::mem::replace(&mut last, now) == now
+    });
+    assert!(last <= 128 * 1024, "{last} bytes unsent in the socket");
+    drop(stream);
+}
+
 /// A peer that reads slowly but steadily is not cut off by the same timer.
 #[test]
 fn a_slow_but_steady_reader_gets_the_whole_file() {

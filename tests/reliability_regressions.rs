@@ -150,8 +150,16 @@ fn a_bad_head_gets_the_same_400_whole_or_in_pieces() {
         String::from_utf8_lossy(&util::read_to_end(&mut stream)).into_owned()
     };
     let cases: [(&[u8], usize, &str); 3] = [
-        (b"\r\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, "carriage return"),
-        (b"G / HTTP/1.1\x01\x04G\rET / HTTP/1.1\r\n\r\n", 14, "malformed"),
+        (
+            b"\r\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            1,
+            "carriage return",
+        ),
+        (
+            b"G / HTTP/1.1\x01\x04G\rET / HTTP/1.1\r\n\r\n",
+            14,
+            "malformed",
+        ),
         (b"GET / HTTP/1.1x\rHost: a\r\n\r\n", 15, "malformed"),
     ];
     for (head, cut, reason) in cases {
