@@ -90,7 +90,12 @@ impl<'a, S: 'static> Ctx<'a, S> {
     /// bytes go from the file to the socket with `sendfile(2)`, never
     /// through this process's memory; on other streams, or where the kernel
     /// refuses it, the file is read and written 64 KiB at a time. Either
-    /// way it goes out as the socket takes it, like any queued output.
+    /// way it goes out as the socket takes it, like any queued output. For
+    /// a file over 64 KiB sent with `sendfile`, the TCP socket is told to
+    /// hold at most 64 KiB not yet sent (`TCP_NOTSENT_LOWAT`, kept for the
+    /// rest of the connection), so the file goes out from the loop's own
+    /// calls rather than from the peer's acknowledgements (BENCHMARKS.md,
+    /// "Large files").
     ///
     /// The file's unsent bytes count in [`Ctx::queued`] and for flow
     /// control: a file larger than the high watermark brings
