@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use sockloop::tls::rustls;
 use sockloop::{Config, Ctx, Protocol, Reactor};
-use util::tls::{Events, client_config, next_event, read_tls_exact, rustls_client, server_config};
+use util::tls::{
+    Events, client_config, next_event, read_tls_exact, rustls_client, s_client, server_config,
+};
 use util::{PATIENCE, certs, connect, have, read_for, send, spawn_reactor};
 
 /// Echo over TLS, telling the test what it negotiated and how it ended.
@@ -236,12 +238,8 @@ fn openssl_s_client_talks_to_it_over_tls_1_2_too() {
     }
     let (server, events) = serve_echo(Config::default(), &[]);
     for version in ["-tls1_3", "-tls1_2"] {
-        let mut child = Command::new("openssl")
-            .args(["s_client", "-quiet", "-no_ign_eof", version, "-connect"])
-            .arg(server.info.to_string())
-            .arg("-CAfile")
-            .arg(&certs().ca)
-            .args(["-verify_return_error", "-servername", "localhost"])
+        let mut child = s_client(&server.info.to_string())
+            .args(["-quiet", "-no_ign_eof", version])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -275,13 +273,8 @@ fn openssl_s_client_talks_to_it_over_tls_1_2_too() {
 /// One `openssl s_client` session: sends a line, waits for its echo, and
 /// returns everything s_client printed (`-msg`: every handshake message).
 fn s_client_session(server: SocketAddr, sess: &std::path::Path, resume: bool) -> String {
-    let mut cmd = Command::new("openssl");
-    cmd.args(["s_client", "-msg", "-no_ign_eof", "-tls1_3", "-connect"])
-        .arg(server.to_string())
-        .arg("-CAfile")
-        .arg(&certs().ca)
-        .args(["-verify_return_error", "-servername", "localhost"])
-        .arg("-sess_out")
+    let mut cmd = s_client(&server.to_string());
+    cmd.args(["-msg", "-no_ign_eof", "-tls1_3", "-sess_out"])
         .arg(sess);
     if resume {
         cmd.arg("-sess_in").arg(sess);

@@ -3,12 +3,24 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use sockloop::tls::{self, rustls};
 
 use super::{PATIENCE, certs, connect};
+
+/// `openssl s_client` to `addr` as `localhost`, trusting the test CA and
+/// stopping at a certificate it does not trust; the caller adds its own
+/// flags and stdio.
+pub fn s_client(addr: &str) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", addr, "-CAfile"])
+        .arg(&certs().ca)
+        .args(["-verify_return_error", "-servername", "localhost"]);
+    cmd
+}
 
 /// What a test server's protocols report to the test.
 pub type Events = Sender<String>;
