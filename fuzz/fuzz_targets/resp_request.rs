@@ -21,46 +21,16 @@
 
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sockloop::harness::Harness;
-use sockloop_examples::resp::{Connection, State};
+use sockloop_examples::resp::{Connection, CountingAllocator, State, allocated};
 
-/// Counts the bytes allocated and not yet freed, to bound the server's memory.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is System's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is System's.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract is System's.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-        }
-        p
-    }
-}
-
+/// Counts the bytes allocated and not yet freed, to bound the server's
+/// memory: resp_server's own allocator.
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Commands whose replies depend on a random choice or on a hash map's
 /// iteration order, which differ between two keyspaces: with one of these
@@ -172,7 +142,7 @@ fn session(reads: &[&[u8]], window: usize, eof: bool, limit: usize) -> (Vec<u8>,
     // A stopped clock: times to live read the same in both runs.
     h.advance(Duration::ZERO);
     h.set_peer_window(Some(window));
-    let base = LIVE.load(Ordering::Relaxed);
+    let base = allocated();
     let mut out = Vec::new();
     for read in reads {
         h.feed(read);
@@ -190,9 +160,7 @@ fn session(reads: &[&[u8]], window: usize, eof: bool, limit: usize) -> (Vec<u8>,
 /// connection's resume timer runs, until nothing more comes.
 fn drain(h: &mut Harness<State>, out: &mut Vec<u8>, base: usize, limit: usize) {
     loop {
-        let held = LIVE
-            .load(Ordering::Relaxed)
-            .saturating_sub(base + out.capacity());
+        let held = allocated().saturating_sub(base + out.capacity());
         assert!(
             held <= limit,
             "the server holds {held} bytes (limit {limit})"

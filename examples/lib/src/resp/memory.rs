@@ -50,10 +50,16 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
+/// Bytes allocated and not yet freed, as [`CountingAllocator`] counts them
+/// (0 when it is not installed).
+pub fn allocated() -> usize {
+    ALLOCATED.load(Ordering::Relaxed)
+}
+
 /// Bytes in use: what the counting allocator counted, or (when it is not
 /// installed) the process's resident set.
 pub fn used() -> usize {
-    match ALLOCATED.load(Ordering::Relaxed) {
+    match allocated() {
         0 => rss(),
         n => n,
     }

@@ -66,7 +66,7 @@ use parser::{Parser, Step};
 use reply::Reply;
 use sockloop::{Ctx, Protocol};
 
-pub use memory::CountingAllocator;
+pub use memory::{CountingAllocator, allocated};
 pub use state::{CRON_EVERY, DATABASES, EXPIRE_BUDGET, PubSubLimits, State, cron};
 
 /// Replies are handed to the reactor when this much is encoded...
