@@ -121,32 +121,47 @@ impl RedisServer {
     /// Starts one, or says why not and returns `None` when redis-server is
     /// not installed.
     pub fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--logfile", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!(
-                    "note: redis-server is not installed; skipping the comparison \
-                     (Debian: apt-get install redis-server)"
-                );
-                return None;
+        // The port is free when picked, but another process (a server of a
+        // test running beside this one) may take it before redis-server
+        // binds it: then redis-server exits, or the one answering there is
+        // not ours. Its INFO names its process; try another port until it
+        // is this child.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--logfile", ""])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let child = match child {
+                Ok(child) => child,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    eprintln!(
+                        "note: redis-server is not installed; skipping the comparison \
+                         (Debian: apt-get install redis-server)"
+                    );
+                    return None;
+                }
+                Err(e) => panic!("starting redis-server: {e}"),
+            };
+            let mut server = RedisServer { child, port };
+            wait_until("redis-server answers or exits", || {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    || matches!(server.child.try_wait(), Ok(Some(_)))
+            });
+            if matches!(server.child.try_wait(), Ok(None))
+                && Client::to_port(port)
+                    .cmd("INFO server")
+                    .contains(&format!("process_id:{}\r\n", server.child.id()))
+            {
+                return Some(server);
             }
-            Err(e) => panic!("starting redis-server: {e}"),
-        };
-        let server = RedisServer { child, port };
-        wait_until("redis-server answers", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Some(server)
+        }
+        panic!("redis-server did not start on any of five free ports");
     }
 }
 
