@@ -11,6 +11,10 @@
 # to `wrk -t1 -c4`: the rows are throughput (bytes wrk read per second) and
 # the server's CPU time per GB sent. Files that size go out with sendfile
 # in both servers. Writes http-big-DATE.md and http-big-DATE-raw.txt.
+# It also reports the server's core busy per GB (/proc/stat): on loopback
+# the kernel delivers a sender's segments in softirqs on the sender's core,
+# and those that run in ksoftirqd or interrupt an idle core are charged to
+# no server process.
 #
 # Servers are pinned to CPU $SERVER_CPU (0), wrk to CPU $LOAD_CPU (1), and
 # they take turns (http_server nginx http_server nginx ...). wrk runs
@@ -122,6 +126,7 @@ for rep in $(seq "$REPS"); do
             continue
         fi
         cpu0=$(tree_cpu_ns "$SERVER_PID")
+        core0=$(core_busy_ns "$SERVER_CPU")
         # bash's `time` gives wrk's own CPU (user and system seconds): on
         # loopback the kernel's TCP work falls partly on the client's CPU,
         # partly on the server's, depending on who sends when.
@@ -131,6 +136,7 @@ for rep in $(seq "$REPS"); do
                 wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout "$TIMEOUT" --latency "http://$SERVER_ADDR$ASK" >"$WORK/wrk.out" 2>&1 || true
         } 2>"$WORK/wrk.time"
         cpu1=$(tree_cpu_ns "$SERVER_PID")
+        core1=$(core_busy_ns "$SERVER_CPU")
         client_ns=$(awk '{printf "%.0f", ($1 + $2) * 1e9}' "$WORK/wrk.time")
         stop_server
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out")
@@ -147,7 +153,7 @@ for rep in $(seq "$REPS"); do
             printf "%.0f", n * m }' "$WORK/wrk.out")
         per=0
         [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && per=$(((cpu1 - cpu0) / reqs))
-        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} bytes=${bytes:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per client_cpu_ns=${client_ns:-0} errors=\"${errs:-none}\""
+        line="server=$server rep=$rep rps=${rps:-0} requests=${reqs:-0} bytes=${bytes:-0} p50=${p50:-?} p99=${p99:-?} server_cpu_ns=$((cpu1 - cpu0)) server_cpu_ns_per_req=$per server_core_ns=$((core1 - core0)) client_cpu_ns=${client_ns:-0} errors=\"${errs:-none}\""
         echo "$line" >>"$RAW"
         log "$line"
     done
@@ -175,6 +181,7 @@ if scenario == "big":
         r["cpu_ms_per_gb"] = str(float(r["server_cpu_ns"]) / b * 1e9 / 1e6) if b else "0"
         both = float(r["server_cpu_ns"]) + float(r.get("client_cpu_ns", "0"))
         r["both_ms_per_gb"] = str(both / b * 1e9 / 1e6) if b and r.get("client_cpu_ns", "0") != "0" else "0"
+        r["core_ms_per_gb"] = str(float(r.get("server_core_ns", "0")) / b * 1e9 / 1e6) if b else "0"
     lines = ["# HTTP: a 100 MB file to 4 connections, http_server vs nginx (one worker, sendfile on)", ""]
     lines += [f"- {m}" for m in meta]
     lines += ["", "| server | MB/s | server CPU ms/GB | http_server ÷ nginx (MB/s) | http_server ÷ nginx (CPU/GB) |",
@@ -200,12 +207,20 @@ if scenario == "big":
                      "is shared between the two): " + "; ".join(
                          f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
                          for s, v in both.items()))
+    core = {s: col(s, "core_ms_per_gb") for s in ("http_server", "nginx")}
+    if all(core.values()):
+        lines.append("\nThe server's core busy, ms/GB (everything that ran on it, the softirqs "
+                     "charged to nobody or to ksoftirqd included): " + "; ".join(
+                         f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
+                         for s, v in core.items()))
     pairs = [(a, b) for a in runs for b in runs if a["server"] == "http_server"
              and b["server"] == "nginx" and a["rep"] == b["rep"] and float(a["mbps"]) and float(b["mbps"])]
     if pairs:
         keys = [("mbps", "MB/s"), ("cpu_ms_per_gb", "CPU/GB")]
         if all(both.values()):
             keys.append(("both_ms_per_gb", "server and wrk CPU/GB"))
+        if all(core.values()):
+            keys.append(("core_ms_per_gb", "server's core busy/GB"))
         for key, label in keys:
             r = sorted(float(a[key]) / float(b[key]) for a, b in pairs if float(b[key]))
             lines.append(f"\nhttp_server ÷ nginx, {label}, repetition by repetition: median "

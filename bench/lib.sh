@@ -236,6 +236,14 @@ cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
+# Busy time of CPU N (everything that ran there: user, system, interrupts
+# and softirqs, whoever they were charged to; not idle, iowait or steal),
+# in ns, from /proc/stat's 10 ms ticks.
+core_busy_ns() {
+    awk -v c="cpu$1" -v hz="$(getconf CLK_TCK)" \
+        '$1 == c {printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz}' /proc/stat
+}
+
 # Child processes of PID, from the parent field of every /proc/N/stat.
 children_of() {
     local stat
