@@ -1,10 +1,13 @@
 //! Conditional and range requests (RFC 9110 sections 13 and 14): what a
 //! GET or HEAD gets, given the validators of the file it names.
 //!
-//! The order is the RFC's (section 13.2.2): `If-None-Match` first (a
-//! matching tag is 304, and when it is present `If-Modified-Since` is not
-//! looked at); else `If-Modified-Since`, unless its date is not a valid
-//! date in the past; then `Range`, if `If-Range` (an entity tag compared
+//! The order is the RFC's (section 13.2.2): `If-Match` first (no tag that
+//! matches strongly is 412, and when it is present `If-Unmodified-Since` is
+//! not looked at), else `If-Unmodified-Since` (a file modified after its
+//! date is 412); then `If-None-Match` (a matching tag is 304, and when it
+//! is present `If-Modified-Since` is not looked at); else
+//! `If-Modified-Since`, unless its date is not a valid date in the past;
+//! then `Range`, if `If-Range` (an entity tag compared
 //! strongly, or the exact `Last-Modified` date once that date is a strong
 //! validator) still holds, else the whole file.
 
@@ -21,6 +24,9 @@ pub enum Answer {
     Full,
     /// 304: the client's copy is current.
     NotModified,
+    /// 412: `If-Match` or `If-Unmodified-Since` says the client expected
+    /// another version of the file.
+    PreconditionFailed,
     /// 206 with bytes `first..=last`.
     Partial { first: u64, last: u64 },
     /// 416: no byte asked for is in the file.
@@ -29,6 +35,17 @@ pub enum Answer {
 
 /// Decides the answer to `request` for `rep`, at wall-clock time `now`.
 pub fn evaluate(request: &Request<'_>, rep: &Representation, now: SystemTime) -> Answer {
+    if let Some(tags) = request.if_match {
+        if !matches_strongly(tags, &rep.etag) {
+            return Answer::PreconditionFailed;
+        }
+    } else if let Some(since) = request.if_unmodified_since {
+        // A file without a modification time cannot be said to be newer.
+        let newer = rep.modified.as_ref().is_some_and(|(m, _)| *m > since);
+        if newer {
+            return Answer::PreconditionFailed;
+        }
+    }
     if let Some(tags) = request.if_none_match {
         if matches_any(tags, &rep.etag) {
             return Answer::NotModified;
@@ -64,6 +81,15 @@ fn matches_any(list: &str, etag: &str) -> bool {
     }
     let ours = opaque(etag);
     tags(list).any(|(_, tag)| tag == ours)
+}
+
+/// `If-Match`: `*` (the file exists), or a list with a strong tag equal to
+/// ours (weak tags never match: the client wants these very bytes).
+fn matches_strongly(list: &str, etag: &str) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    !etag.starts_with("W/") && tags(list).any(|(weak, tag)| !weak && tag == etag)
 }
 
 /// `If-Range`: an entity tag must match strongly (not weak, same bytes);
@@ -165,6 +191,48 @@ mod tests {
         assert_eq!(
             answer(&[("If-Modified-Since", &ims), ("If-None-Match", &etag)]),
             Answer::NotModified
+        );
+    }
+
+    #[test]
+    fn if_match_and_if_unmodified_since() {
+        let etag = rep().etag;
+        let failed = Answer::PreconditionFailed;
+        assert_eq!(answer(&[("If-Match", &etag)]), Answer::Full);
+        assert_eq!(answer(&[("If-Match", "*")]), Answer::Full);
+        let list = format!("\"x\", {etag}");
+        assert_eq!(answer(&[("If-Match", &list)]), Answer::Full);
+        assert_eq!(answer(&[("If-Match", "\"other\"")]), failed);
+        let weak = format!("W/{etag}");
+        assert_eq!(answer(&[("If-Match", &weak)]), failed, "compared strongly");
+        assert_eq!(answer(&[("If-Match", "garbage")]), failed);
+        assert_eq!(
+            answer(&[("If-Unmodified-Since", &date(1_000_000))]),
+            Answer::Full
+        );
+        assert_eq!(answer(&[("If-Unmodified-Since", &date(999_999))]), failed);
+        assert_eq!(
+            answer(&[("If-Unmodified-Since", "not a date")]),
+            Answer::Full,
+            "an invalid date is ignored"
+        );
+        // If-Match present: If-Unmodified-Since is not looked at.
+        assert_eq!(
+            answer(&[("If-Match", &etag), ("If-Unmodified-Since", &date(1))]),
+            Answer::Full
+        );
+        // Both kinds: 412 comes before 304, and before any range.
+        assert_eq!(
+            answer(&[("If-Match", "\"other\""), ("If-None-Match", "*")]),
+            failed
+        );
+        assert_eq!(
+            answer(&[("If-Match", &etag), ("Range", "bytes=0-9")]),
+            Answer::Partial { first: 0, last: 9 }
+        );
+        assert_eq!(
+            answer(&[("If-Unmodified-Since", &date(5)), ("Range", "bytes=0-9")]),
+            failed
         );
     }
 

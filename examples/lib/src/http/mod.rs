@@ -12,7 +12,11 @@
 //!   mime_guess, `charset=utf-8` on text types), `Content-Length`,
 //!   `Accept-Ranges: bytes`, `Last-Modified` and a strong `ETag` made from
 //!   the modification time and size (`representation.rs`).
-//! - Conditional and range requests (`conditional.rs`, `range.rs`):
+//! - Conditional and range requests (`conditional.rs`, `range.rs`), in
+//!   RFC 9110's order: `If-Match` (`*`, lists, strong comparison) that no
+//!   tag satisfies gets 412 and takes precedence over
+//!   `If-Unmodified-Since`, which gets 412 when the file is newer than its
+//!   date (an invalid date is ignored). Then
 //!   `If-None-Match` (`*`, lists, weak comparison) gets 304 and takes
 //!   precedence over `If-Modified-Since`, which gets 304 when the file is
 //!   no newer than its date, a date in the future being ignored. One

@@ -25,6 +25,11 @@ pub struct Request<'a> {
     pub minor: u8,
     /// Whether the connection stays open after the response.
     pub keep_alive: bool,
+    /// `If-Match` as sent (a list of entity tags, or `*`). As with
+    /// `If-None-Match`, a second such line is ignored.
+    pub if_match: Option<&'a str>,
+    /// The `If-Unmodified-Since` date, if one was sent and parses.
+    pub if_unmodified_since: Option<SystemTime>,
     /// The `If-Modified-Since` date, if one was sent and parses.
     pub if_modified_since: Option<SystemTime>,
     /// `If-None-Match` as sent (a list of entity tags, or `*`). A second
@@ -281,6 +286,8 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
     let mut keep_alive = false;
     let mut host = false;
     let mut body_len = None;
+    let mut if_match = None;
+    let mut if_unmodified_since = None;
     let mut if_modified_since = None;
     let mut if_none_match = None;
     let mut if_range = None;
@@ -321,6 +328,10 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
             // This server takes no request bodies; Content-Length ones are
             // skipped, chunked ones would need a decoder for nothing.
             return Err(Refusal::TransferEncoding);
+        } else if name.eq_ignore_ascii_case("if-match") {
+            if_match = if_match.or(Some(text()));
+        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
+            if_unmodified_since = httpdate::parse_http_date(text().trim()).ok();
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             if_modified_since = httpdate::parse_http_date(text().trim()).ok();
         } else if name.eq_ignore_ascii_case("if-none-match") {
@@ -342,6 +353,8 @@ fn interpret<'a>(parsed: &httparse::Request<'_, 'a>) -> Result<Request<'a>, Refu
         target,
         minor,
         keep_alive: !close && (minor == 1 || keep_alive),
+        if_match,
+        if_unmodified_since,
         if_modified_since,
         if_none_match,
         range: ranges.0.filter(|_| ranges.1 == 1),

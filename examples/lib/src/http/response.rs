@@ -14,6 +14,7 @@ pub fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        412 => "Precondition Failed",
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
@@ -101,6 +102,7 @@ pub fn detail(status: u16) -> &'static str {
         301 => "This directory lives at the address with a trailing slash.",
         404 => "Nothing here by that name.",
         405 => "This server only answers GET and HEAD.",
+        412 => "This file is not the version the request was made for.",
         416 => "None of the bytes asked for are in this file.",
         _ => "",
     }

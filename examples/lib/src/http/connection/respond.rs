@@ -191,6 +191,8 @@ impl Http {
     ) {
         let plain = request.if_none_match.is_none()
             && request.if_modified_since.is_none()
+            && request.if_match.is_none()
+            && request.if_unmodified_since.is_none()
             && request.range.is_none();
         if !plain {
             let answer = conditional::evaluate(request, &entry.rep, SystemTime::now());
@@ -225,8 +227,8 @@ impl Http {
         self.answer(ctx, &rep, body, answer, persist, head_only, access);
     }
 
-    /// Sends what `answer` says: 304 with the validators, 416 with the
-    /// length, or 200 or 206 with the headers of `rep` and the bytes of
+    /// Sends what `answer` says: 304 with the validators, 412, 416 with
+    /// the length, or 200 or 206 with the headers of `rep` and the bytes of
     /// `body` asked for (none for HEAD, whose headers are the same).
     #[allow(clippy::too_many_arguments)]
     fn answer(
@@ -246,6 +248,9 @@ impl Http {
                 });
                 access.status = 304;
                 return self.complete(ctx, access, persist);
+            }
+            Answer::PreconditionFailed => {
+                return self.send_page(ctx, 412, persist, &[], head_only, access);
             }
             Answer::Unsatisfiable => {
                 let range = format!("bytes */{}", rep.len);
