@@ -114,6 +114,11 @@ pub struct Http {
     /// first one). Set only when a head does not arrive whole in one read,
     /// which is rare: most requests never touch a timer.
     header_timer: Option<TimerId>,
+    /// The header timer was stopped because the reactor stopped reading
+    /// (output over its high watermark): it starts again, whole, on
+    /// `resume_writing`. The timeout is on the client's sending, and while
+    /// we do not read, a client that sent its head whole would be timed out.
+    header_timer_held: bool,
     /// The keep-alive timer and when it is due. Left running while the
     /// connection is busy rather than cancelled and set again for every
     /// request; when it fires it checks how long the connection has really
@@ -156,6 +161,7 @@ impl Http {
             peer: String::new(),
             phase: Phase::Fresh,
             header_timer: None,
+            header_timer_held: false,
             keepalive_timer: None,
             idle_since: Instant::now(),
             member: None,
@@ -370,6 +376,7 @@ impl Http {
     }
 
     fn cancel_header_timer(&mut self, ctx: &mut Ctx<'_, Server>) {
+        self.header_timer_held = false;
         if let Some(timer) = self.header_timer.take() {
             ctx.cancel_timer(timer);
         }
@@ -487,11 +494,19 @@ impl Protocol<Server> for Http {
 
     fn pause_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.write_paused = true;
+        if self.header_timer.is_some() {
+            self.cancel_header_timer(ctx);
+            self.header_timer_held = true;
+        }
         self.arm_send_timer(ctx);
     }
 
     fn resume_writing(&mut self, ctx: &mut Ctx<'_, Server>) {
         self.write_paused = false;
+        if std::mem::take(&mut self.header_timer_held) && self.phase != Phase::Closing {
+            let limit = ctx.shared_ref().header_timeout;
+            self.header_timer = Some(ctx.set_timer(limit, HEADER_TIMER));
+        }
         if let Some(timer) = self.send_timer.take() {
             ctx.cancel_timer(timer);
         }

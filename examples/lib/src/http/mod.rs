@@ -72,7 +72,9 @@
 //!   not for a network filesystem.
 //! - Time limits: a new connection must send its first request head within
 //!   `--header-timeout` seconds and every later head must complete within
-//!   that long of its first byte (408, then close); a keep-alive connection
+//!   that long of its first byte (408, then close; the clock stops while
+//!   the reactor is not reading, its output over the high watermark, and
+//!   starts again from zero when it reads again); a keep-alive connection
 //!   idle for `--keepalive-timeout` seconds is closed; one that takes none
 //!   of its queued responses (output over the high watermark) for
 //!   `--send-timeout` seconds is cut off, file and all. Like nginx's

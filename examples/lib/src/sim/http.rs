@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Tls, every_fault_struck, join, limits, shown, speak_tls, tight_config};
 use crate::http::{Http, Server};
-use sockloop::Config;
 use sockloop::harness::{Act, Client, Phase, Rng, Sim, View, scenarios};
 
 const SMALL: &[u8] = b"hello from the simulation\n";
@@ -258,15 +257,7 @@ impl Drop for Site {
 
 /// One scenario: a few browsers, over TLS or not, against the site at `root`.
 pub(super) fn scenario(seed: u64, root: &Path, tls: Option<&Tls>) -> Result<(), String> {
-    // The reactor's own watermarks: http_server's flow control assumes
-    // them (its QUEUE_TARGET is the default high watermark). Below it,
-    // the reactor stops reading a peer whose half-read head then runs
-    // against the header timeout: answered 408 though sent whole.
-    let config = Config {
-        high_watermark: Config::default().high_watermark,
-        low_watermark: Config::default().low_watermark,
-        ..limits(tight_config(&mut Rng::new(seed)), tls)
-    };
+    let config = limits(tight_config(&mut Rng::new(seed)), tls);
     let server = Server::new(root.to_path_buf(), config.max_connections);
     let mut sim = Sim::new(seed, server, config, Http::new).map_err(|e| e.to_string())?;
     speak_tls(&mut sim, tls);

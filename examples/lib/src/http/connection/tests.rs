@@ -298,6 +298,48 @@ fn header_and_keepalive_timeouts() {
     assert!(h.shared().idle.is_empty() && h.shared().open == 0);
 }
 
+/// Found by the fault simulation (RELIABILITY.md, finding 3): with the
+/// reactor's watermarks below the protocol's own backlog limit, a
+/// pipelining client that reads slowly can have a request head half read
+/// when the reactor stops reading for flow control. The header timeout is
+/// on the client's sending, so it stops while the reactor does not read.
+#[test]
+fn the_header_timeout_stops_while_reading_is_paused_for_output() {
+    let scratch = Scratch::new("header-paused");
+    let config = sockloop::Config {
+        // Below one response: the first answer stops the reading.
+        high_watermark: 64,
+        low_watermark: 32,
+        ..sockloop::Config::default()
+    };
+    let mut h = Harness::build(server(&scratch), config, Http::new()).unwrap();
+    h.set_peer_window(Some(0)); // reads nothing for now
+    h.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHo");
+    let limit = h.shared().header_timeout;
+    h.advance(limit + Duration::from_secs(1));
+    assert!(
+        h.with_ctx(|ctx| ctx.queued()) > 64,
+        "output over the watermark"
+    );
+    assert!(
+        !h.is_closed(),
+        "a 408 for a head the reactor stopped reading"
+    );
+    h.set_peer_window(None);
+    let mut out = undated(&h.take_output());
+    h.run_due_timers();
+    h.feed(b"st: a\r\n\r\n");
+    out.push_str(&undated(&h.take_output()));
+    assert_eq!(statuses(&out), ["200", "200"], "{out}");
+    // Reading again, the head has the whole timeout from then on.
+    h.feed(b"GET / HT");
+    h.advance(limit - Duration::from_secs(1));
+    assert!(!h.is_closed());
+    h.advance(Duration::from_secs(2));
+    let out = undated(&h.take_output());
+    assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+}
+
 /// Found by the fault simulation: the keep-alive timer compared the real
 /// clock with its deadline, so with the reactor's clock moved by hand it
 /// fired again at once, over and over, until real time caught up (here an
