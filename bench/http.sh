@@ -198,28 +198,29 @@ if scenario == "big":
             r1, r2 = f"{med[s][0] / med['nginx'][0]:.2f}", f"{med[s][1] / med['nginx'][1]:.2f}"
         lines.append(f"| {s} | {med[s][0]:,.0f} [{min(mb):,.0f}–{max(mb):,.0f}] | "
                      f"{med[s][1]:,.1f} [{min(cpu):,.1f}–{max(cpu):,.1f}] | {r1} | {r2} |")
+    def spread(key, text):
+        """Appends `text` with each server's median [min-max] of `key`,
+        if both servers have it; returns whether they had."""
+        values = {s: col(s, key) for s in ("http_server", "nginx")}
+        if all(values.values()):
+            lines.append(f"\n{text}: " + "; ".join(
+                f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
+                for s, v in values.items()))
+        return all(values.values())
+    both = spread("both_ms_per_gb", "Server and wrk together, CPU ms/GB (on loopback "
+                  "the kernel's TCP work is shared between the two)")
+    core = spread("core_ms_per_gb", "The server's core busy, ms/GB (everything that ran "
+                  "on it, the softirqs charged to nobody or to ksoftirqd included)")
     # The same ratios taken repetition by repetition (each http_server run
     # against the nginx run beside it), which cancels the drift of a busy
     # machine better than a ratio of medians.
-    both = {s: col(s, "both_ms_per_gb") for s in ("http_server", "nginx")}
-    if all(both.values()):
-        lines.append("\nServer and wrk together, CPU ms/GB (on loopback the kernel's TCP work "
-                     "is shared between the two): " + "; ".join(
-                         f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
-                         for s, v in both.items()))
-    core = {s: col(s, "core_ms_per_gb") for s in ("http_server", "nginx")}
-    if all(core.values()):
-        lines.append("\nThe server's core busy, ms/GB (everything that ran on it, the softirqs "
-                     "charged to nobody or to ksoftirqd included): " + "; ".join(
-                         f"{s} {statistics.median(v):,.1f} [{min(v):,.1f}–{max(v):,.1f}]"
-                         for s, v in core.items()))
     pairs = [(a, b) for a in runs for b in runs if a["server"] == "http_server"
              and b["server"] == "nginx" and a["rep"] == b["rep"] and float(a["mbps"]) and float(b["mbps"])]
     if pairs:
         keys = [("mbps", "MB/s"), ("cpu_ms_per_gb", "CPU/GB")]
-        if all(both.values()):
+        if both:
             keys.append(("both_ms_per_gb", "server and wrk CPU/GB"))
-        if all(core.values()):
+        if core:
             keys.append(("core_ms_per_gb", "server's core busy/GB"))
         for key, label in keys:
             r = sorted(float(a[key]) / float(b[key]) for a, b in pairs if float(b[key]))
