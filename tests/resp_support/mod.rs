@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test file uses the part it needs
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -153,15 +153,42 @@ impl RedisServer {
                 TcpStream::connect(("127.0.0.1", port)).is_ok()
                     || matches!(server.child.try_wait(), Ok(Some(_)))
             });
-            if matches!(server.child.try_wait(), Ok(None))
-                && Client::to_port(port)
-                    .cmd("INFO server")
-                    .contains(&format!("process_id:{}\r\n", server.child.id()))
-            {
+            if matches!(server.child.try_wait(), Ok(None)) && is_ours(port, server.child.id()) {
                 return Some(server);
             }
         }
         panic!("redis-server did not start on any of five free ports");
+    }
+}
+
+/// Whether the server on `port` says it is process `pid` (`INFO server`).
+/// Any failure is a no: the one there may be another test's server, which
+/// can close or reset the connection when that test ends.
+fn is_ours(port: u16, pid: u32) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let want = format!("process_id:{pid}\r\n");
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(at) = text.find("process_id:") {
+            if text[at..].contains("\r\n") {
+                return text[at..].starts_with(&want);
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+        }
     }
 }
 
