@@ -142,7 +142,10 @@ impl Segment {
     /// decided here, once per file.
     pub(crate) fn new(file: File, offset: u64, len: u64, ahead: usize, stream: &Stream) -> Self {
         let sendfile = matches!(stream, Stream::Tcp(_)) && sigpipe_ignored();
-        if let (Stream::Tcp(socket), true) = (stream, sendfile && len > u64::from(NOTSENT_LOWAT)) {
+        if let Stream::Tcp(socket) = stream
+            && sendfile
+            && len > u64::from(NOTSENT_LOWAT)
+        {
             // Once per large file, and for the rest of the connection; a
             // kernel without the option (before 3.12) sends as before.
             let _ = socket2::SockRef::from(socket).set_tcp_notsent_lowat(NOTSENT_LOWAT);

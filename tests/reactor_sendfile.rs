@@ -304,7 +304,8 @@ fn server_end_of(client: &TcpStream) -> std::os::fd::RawFd {
         if fd == client.as_raw_fd() {
             continue;
         }
-        let borrowed = fd_ref(fd);
+        // SAFETY: the reactor keeps its sockets open while the test looks.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let sock = socket2::SockRef::from(&borrowed);
         let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) else {
             continue;
@@ -314,12 +315,6 @@ fn server_end_of(client: &TcpStream) -> std::os::fd::RawFd {
         }
     }
     panic!("no socket from {theirs} to {ours} in this process");
-}
-
-/// A borrowed descriptor, for socket2's calls.
-fn fd_ref(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: the reactor keeps the socket open while the test looks at it.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 /// Bytes the socket `fd` holds that it has not sent yet (TCP_INFO).
@@ -351,7 +346,7 @@ fn a_large_file_leaves_little_unsent_in_the_socket() {
         ctx.send_file(File::open(path).unwrap(), 0, 32 * MIB as u64)
     });
     let mut stream = connect(server.info);
-    let first = read_exact(&mut stream, 1024 * 1024);
+    let first = read_exact(&mut stream, MIB);
     assert!(first == file.bytes[..first.len()]);
     let fd = server_end_of(&stream);
     // The receive window is closed by now or soon: the server's last call

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test file uses the part it needs
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -175,19 +175,17 @@ fn is_ours(port: u16, pid: u32) -> bool {
     {
         return false;
     }
-    let want = format!("process_id:{pid}\r\n");
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
     loop {
-        let text = String::from_utf8_lossy(&seen);
-        if let Some(at) = text.find("process_id:") {
-            if text[at..].contains("\r\n") {
-                return text[at..].starts_with(&want);
-            }
-        }
-        match stream.read(&mut chunk) {
+        line.clear();
+        match reader.read_line(&mut line) {
             Ok(0) | Err(_) => return false,
-            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            Ok(_) => {
+                if let Some(id) = line.strip_prefix("process_id:") {
+                    return id.trim_end() == pid.to_string();
+                }
+            }
         }
     }
 }

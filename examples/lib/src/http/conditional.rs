@@ -84,12 +84,10 @@ fn matches_any(list: &str, etag: &str) -> bool {
 }
 
 /// `If-Match`: `*` (the file exists), or a list with a strong tag equal to
-/// ours (weak tags never match: the client wants these very bytes).
+/// ours (ours are always strong; weak tags never match: the client wants
+/// these very bytes).
 fn matches_strongly(list: &str, etag: &str) -> bool {
-    if list.trim() == "*" {
-        return true;
-    }
-    !etag.starts_with("W/") && tags(list).any(|(weak, tag)| !weak && tag == etag)
+    list.trim() == "*" || tags(list).any(|(weak, tag)| !weak && tag == etag)
 }
 
 /// `If-Range`: an entity tag must match strongly (not weak, same bytes);
